@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+// `npm test`: makes sure the real OpenSSH client and server are there (installing them with apt-get when
+// running as root), that ssh2's native crypto binding is built, then runs every compiled test file.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { delimiter, join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const onPath = (cmd) => (process.env.PATH ?? '').split(delimiter).some((d) => existsSync(join(d, cmd)));
+const missing = () => [
+  ...['ssh', 'scp', 'sftp', 'ssh-keygen'].filter((c) => !onPath(c)).map(() => 'openssh-client'),
+  ...(existsSync('/usr/sbin/sshd') ? [] : ['openssh-server']),
+].filter((p, i, a) => a.indexOf(p) === i);
+
+let packages = missing();
+if (packages.length > 0) {
+  if (process.getuid?.() === 0 && onPath('apt-get')) {
+    console.log(`installing ${packages.join(' ')} with apt-get`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    let r = spawnSync('apt-get', ['install', '-y', '-qq', ...packages], { stdio: 'inherit', env });
+    if (r.status !== 0) {
+      spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+      r = spawnSync('apt-get', ['install', '-y', '-qq', ...packages], { stdio: 'inherit', env });
+    }
+    packages = missing();
+  }
+  if (packages.length > 0) {
+    console.error(`The end-to-end tests need the real OpenSSH client and server. Install: ${packages.join(' ')}`);
+    console.error(`  (for example: sudo apt-get install ${packages.join(' ')})`);
+    process.exit(1);
+  }
+}
+
+const require = createRequire(join(root, 'package.json'));
+if (!require('ssh2/lib/protocol/crypto.js').bindingAvailable) {
+  console.error('ssh2 native crypto binding is not built (throughput would be ~10x lower). Fix: npm rebuild ssh2 (needs python3, make, g++)');
+  process.exit(1);
+}
+
+const files = [];
+for (const sub of ['unit', 'e2e']) {
+  const d = join(root, 'dist', 'test', sub);
+  if (existsSync(d)) files.push(...readdirSync(d).filter((f) => f.endsWith('.test.js')).sort().map((f) => join(d, f)));
+}
+const only = process.argv.slice(2);
+const selected = only.length > 0 ? files.filter((f) => only.some((o) => f.includes(o))) : files;
+const r = spawnSync(process.execPath, ['--test', '--test-timeout=300000', ...selected], { stdio: 'inherit', cwd: root });
+process.exit(r.status ?? 1);

@@ -1,0 +1,96 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { loadConfigFile, type Config } from './config/config.js';
+import { DemoTarget } from './demo/demo-target.js';
+import { BastionError } from './errors.js';
+import { buildRuntime, type Runtime } from './runtime.js';
+import { SessionRegistry } from './session/registry.js';
+import { SshServer } from './ssh/server.js';
+import { cryptoBindingAvailable } from './ssh/protocol-extras.js';
+import { JsonlSessionStore, type SessionStore } from './store/session-store.js';
+
+// The composition root: builds the runtime snapshot, the session store and registry, the SSH server and the
+// demo target, and owns start, reload and a deadline-bound stop. Signals are wired in cli/main.ts only.
+
+export interface App {
+  readonly registry: SessionRegistry;
+  readonly runtime: () => Runtime;
+  /** Listening addresses, in config order. */
+  readonly addresses: readonly AddressInfo[];
+  readonly demoAddress: AddressInfo | undefined;
+  start(): Promise<void>;
+  /** Re-reads the config file and plugins; on any error the previous snapshot keeps serving. */
+  reload(): Promise<void>;
+  /** Stops listening, ends every session (session_ended included) within the deadline, frees resources. */
+  stop(deadlineMs?: number): Promise<{ drained: boolean }>;
+}
+
+export interface AppOptions {
+  readonly store?: SessionStore;
+}
+
+export async function createApp(config: Config, log: Logger, opts: AppOptions = {}): Promise<App> {
+  if (!cryptoBindingAvailable()) {
+    log.error({ event: 'crypto.binding_missing', code: 'CRYPTO_BINDING_MISSING' },
+      'ssh2 native crypto binding is not built: throughput will be about ten times lower. Fix: npm rebuild ssh2 (needs python3, make and g++)');
+  }
+  const ephemeral = mkdtempSync(join(tmpdir(), 'gatehouse-'));
+  let runtime: Runtime;
+  try {
+    runtime = await buildRuntime(config, log, ephemeral);
+  } catch (err) {
+    rmSync(ephemeral, { recursive: true, force: true });
+    throw err;
+  }
+  const registry = new SessionRegistry();
+  const store = opts.store ?? new JsonlSessionStore(join(config.stateDir, 'sessions.jsonl'));
+  const server = new SshServer({ runtime: () => runtime, log, store, registry });
+  const addresses: AddressInfo[] = [];
+  let demo: DemoTarget | undefined;
+  let demoAddress: AddressInfo | undefined;
+
+  return {
+    registry,
+    runtime: () => runtime,
+    addresses,
+    get demoAddress() {
+      return demoAddress;
+    },
+    async start() {
+      if (config.demoTarget) {
+        demo = new DemoTarget(config.keysDir, [...new Set(config.policies.flatMap((p) => (p.targetAuth.method === 'key' ? [runtime.clientKey(p.targetAuth.keyFile)] : [])))], log);
+        demoAddress = await demo.listen(config.demoTarget.listen);
+      }
+      addresses.push(...(await server.listen(config.listen)));
+    },
+    async reload() {
+      const next = await buildRuntime(loadConfigFile(config.file), log, ephemeral);
+      if (JSON.stringify(next.config.listen) !== JSON.stringify(runtime.config.listen) || next.config.keysDir !== runtime.config.keysDir) {
+        log.warn({ event: 'config.restart_needed' }, 'listen addresses, host keys and the demo target change only on restart');
+      }
+      const previous = runtime;
+      runtime = next;
+      await previous.retire();
+    },
+    async stop(deadlineMs = runtime.config.timeouts.shutdownMs) {
+      await server.close();
+      log.info({ event: 'shutdown.start', sessions: registry.size, deadlineMs }, 'shutting down');
+      const drain = registry.closeAll('shutdown', new BastionError('SHUTDOWN', 'Gatehouse is shutting down'));
+      let timer: NodeJS.Timeout | undefined;
+      const drained = await Promise.race([
+        drain.then(() => true),
+        new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), deadlineMs); }),
+      ]);
+      clearTimeout(timer);
+      if (!drained) log.error({ event: 'shutdown.deadline', left: registry.size }, 'shutdown deadline passed with sessions still closing');
+      await demo?.close();
+      await runtime.retire();
+      rmSync(ephemeral, { recursive: true, force: true });
+      log.info({ event: 'shutdown.done', drained }, 'stopped');
+      return { drained };
+    },
+  };
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { createApp } from '../app.js';
+import { loadConfigFile } from '../config/config.js';
+import { BastionError } from '../errors.js';
+import { createLogger } from '../log/logger.js';
+import { GATEHOUSE_VERSION } from '../version.js';
+
+// Command line: `gatehouse serve --config FILE` runs the bastion; `gatehouse check --config FILE` validates
+// the configuration and loads every plugin, then exits. Signals are handled here and nowhere else.
+
+const USAGE = `Gatehouse ${GATEHOUSE_VERSION}, an SSH bastion with SPS-style plugins
+
+Usage:
+  gatehouse serve [--config config.yaml]   run Gatehouse
+  gatehouse check [--config config.yaml]   validate the configuration and its plugins, then exit
+  gatehouse --version
+
+Signals (serve): SIGHUP reloads config.yaml and plugins (the old configuration keeps serving when the new
+one is invalid); SIGTERM or SIGINT stop accepting logins, end every session and exit.`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string', short: 'c', default: 'config.yaml' }, version: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+  });
+  if (values.version) {
+    process.stdout.write(`${GATEHOUSE_VERSION}\n`);
+    return 0;
+  }
+  const command = positionals[0];
+  if (values.help || !command || (command !== 'serve' && command !== 'check')) {
+    process.stdout.write(`${USAGE}\n`);
+    return values.help ? 0 : 2;
+  }
+
+  const config = loadConfigFile(values.config!);
+  const log = createLogger(config.logLevel);
+  if (command === 'check') {
+    const app = await createApp(config, log);
+    await app.stop(0);
+    process.stdout.write(`${config.file}: configuration and plugins are valid\n`);
+    return 0;
+  }
+
+  const app = await createApp(config, log);
+  await app.start();
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ event: 'signal', signal }, 'stopping');
+    void app.stop().then(({ drained }) => {
+      log.flush();
+      process.exitCode = drained ? 0 : 1;
+      setImmediate(() => process.exit());
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    app.reload().then(
+      () => log.info({ event: 'config.reloaded' }, 'configuration reloaded'),
+      (err: unknown) => log.error({ event: 'config.reload_failed', code: (err as BastionError).code, err: { message: (err as Error).message } },
+        'reload failed; keeping the previous configuration'),
+    );
+  });
+  return -1; // keep running
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof BastionError) process.stderr.write(`gatehouse: ${err.code}: ${err.message}\n`);
+    else process.stderr.write(`gatehouse: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

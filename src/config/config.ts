@@ -1,0 +1,203 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { BastionError } from '../errors.js';
+import type { TargetSpec } from '../ssh/username.js';
+import { compileAllowRule, type AllowRule } from '../proxy/target-rules.js';
+import { configSchema, LOG_LEVELS, type ListenAddress, type RawConfig, type RawPolicy } from './schema.js';
+import type { Issue } from './validator.js';
+import { parseYaml, YamlSyntaxError, type KeyPath, type ParsedYaml } from './yaml-source.js';
+
+// Loads config.yaml into a checked, frozen Config. Every error names the file, the line and the key path;
+// relative paths in the file are resolved against the file's own directory.
+
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export type TargetSelection =
+  | { readonly kind: 'fixed'; readonly host: string; readonly port: number }
+  | { readonly kind: 'inband'; readonly rules: readonly AllowRule[]; readonly defaultPort: number };
+
+export type TargetAuth = { readonly method: 'key'; readonly keyFile: string } | { readonly method: 'password' };
+
+export interface UserMapping {
+  readonly serverUser: string;
+  readonly gatewayUsers: readonly string[];
+  readonly gatewayGroups: readonly string[];
+}
+
+export interface Policy {
+  readonly name: string;
+  readonly aaPlugin: { readonly name: string; readonly configuration: string } | undefined;
+  readonly target: TargetSelection;
+  readonly targetAuth: TargetAuth;
+  readonly hostKeyCheck: { readonly knownHosts: string; readonly policy: 'strict' | 'accept-new' };
+  readonly usermapping: readonly UserMapping[] | undefined;
+  readonly allowTcpForwarding: boolean;
+}
+
+export interface Config {
+  readonly file: string;
+  readonly listen: readonly ListenAddress[];
+  readonly keysDir: string;
+  readonly pluginsDir: string;
+  readonly stateDir: string;
+  readonly logLevel: LogLevel;
+  readonly timeouts: {
+    readonly proxyMs: number;
+    /** Half the proxy timeout, as in SPS (spec 3.2). */
+    readonly pluginMs: number;
+    readonly loginGraceMs: number;
+    readonly targetConnectMs: number;
+    readonly shutdownMs: number;
+  };
+  readonly limits: { readonly needinfoRounds: number; readonly targetPasswordTries: number; readonly maxUnauthenticated: number };
+  readonly pluginPool: { readonly warmWorkers: number; readonly memoryMb: number };
+  readonly ssh: { readonly ciphers?: string[]; readonly kex?: string[]; readonly macs?: string[]; readonly hostKeyAlgorithms?: string[] };
+  readonly hosts: ReadonlyMap<string, TargetSpec>;
+  readonly demoTarget: { readonly listen: ListenAddress } | undefined;
+  readonly policies: readonly Policy[];
+}
+
+export function loadConfigFile(file: string): Config {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new BastionError('CONFIG_UNREADABLE', `${path}: cannot read configuration: ${(err as Error).message}`, { cause: err });
+  }
+  return parseConfig(text, path);
+}
+
+export function parseConfig(text: string, path: string): Config {
+  let doc: ParsedYaml;
+  try {
+    doc = parseYaml(text, path);
+  } catch (err) {
+    if (err instanceof YamlSyntaxError) {
+      throw new BastionError('CONFIG_INVALID', `${path}:${err.line ?? '?'}: YAML syntax error: ${err.message}`);
+    }
+    throw err;
+  }
+  const issues: Issue[] = [];
+  const raw = configSchema(doc.value ?? undefined, [], { issues });
+  const cfg = raw ? resolveConfig(raw, path, issues) : undefined;
+  if (issues.length > 0 || !cfg) throw configError(path, doc, issues);
+  return deepFreeze(cfg);
+}
+
+function configError(path: string, doc: ParsedYaml, issues: Issue[]): BastionError {
+  const lines = issues.map((i) => {
+    const line = doc.lineOf(i.path);
+    const key = i.path.length > 0 ? i.path.join('.') : '(top level)';
+    return `${path}${line ? `:${line}` : ''}: ${key}: ${i.message}`;
+  });
+  return new BastionError('CONFIG_INVALID', `invalid configuration:\n  ${lines.join('\n  ')}`);
+}
+
+function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | undefined {
+  const base = dirname(file);
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
+  const keysDir = abs(raw.keys_dir!);
+  const proxyMs = raw.timeouts?.proxy ?? 600;
+  const t = raw.timeouts;
+  const names = new Set<string>();
+  const policies: Policy[] = [];
+  raw.policies.forEach((p, i) => {
+    const policy = resolvePolicy(p, ['policies', i], abs, keysDir, issues);
+    if (names.has(p.name)) issues.push({ path: ['policies', i, 'name'], message: `duplicate policy name "${p.name}"` });
+    names.add(p.name);
+    if (policy) policies.push(policy);
+  });
+  return {
+    file,
+    listen: raw.listen,
+    keysDir,
+    pluginsDir: abs(raw.plugins_dir!),
+    stateDir: abs(raw.state_dir!),
+    logLevel: raw.log_level!,
+    timeouts: {
+      proxyMs: proxyMs * 1000,
+      pluginMs: (proxyMs * 1000) / 2,
+      loginGraceMs: (t?.login_grace ?? 300) * 1000,
+      targetConnectMs: (t?.target_connect ?? 15) * 1000,
+      shutdownMs: (t?.shutdown ?? 30) * 1000,
+    },
+    limits: {
+      needinfoRounds: raw.limits?.needinfo_rounds ?? 10,
+      targetPasswordTries: raw.limits?.target_password_tries ?? 3,
+      maxUnauthenticated: raw.limits?.max_unauthenticated ?? 200,
+    },
+    pluginPool: { warmWorkers: raw.plugin_pool?.warm_workers ?? 2, memoryMb: raw.plugin_pool?.memory_mb ?? 256 },
+    ssh: {
+      ...(raw.ssh?.ciphers ? { ciphers: raw.ssh.ciphers } : {}),
+      ...(raw.ssh?.kex ? { kex: raw.ssh.kex } : {}),
+      ...(raw.ssh?.macs ? { macs: raw.ssh.macs } : {}),
+      ...(raw.ssh?.host_key_algorithms ? { hostKeyAlgorithms: raw.ssh.host_key_algorithms } : {}),
+    },
+    hosts: new Map(Object.entries(raw.hosts ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
+    demoTarget: raw.demo_target && raw.demo_target.enabled !== false ? { listen: raw.demo_target.listen } : undefined,
+    policies,
+  };
+}
+
+function resolvePolicy(
+  p: RawPolicy, path: KeyPath, abs: (p: string) => string, keysDir: string, issues: Issue[],
+): Policy | undefined {
+  const at = (...rest: (string | number)[]): KeyPath => [...path, ...rest];
+  let target: TargetSelection | undefined;
+  if (p.target && p.targets) {
+    issues.push({ path: at('targets'), message: 'give either "target" (one fixed server) or "targets" (servers named in the user name), not both' });
+  } else if (p.target) {
+    target = { kind: 'fixed', host: p.target.host, port: p.target.port! };
+  } else if (p.targets) {
+    const rules: AllowRule[] = [];
+    p.targets.allow.forEach((r, j) => {
+      const rule = compileAllowRule(r.hosts, r.ports ?? [[22, 22]]);
+      if (typeof rule === 'string') issues.push({ path: at('targets', 'allow', j, 'hosts'), message: rule });
+      else rules.push(rule);
+    });
+    target = { kind: 'inband', rules, defaultPort: p.targets.default_port! };
+  } else {
+    issues.push({ path: at('targets'), message: 'a policy needs "target" (one fixed server) or "targets" (an allow-list for user@server)' });
+  }
+
+  let targetAuth: TargetAuth | undefined;
+  if (p.target_auth.method === 'key') {
+    targetAuth = { method: 'key', keyFile: p.target_auth.key ? abs(p.target_auth.key) : resolve(keysDir, 'client_ed25519') };
+  } else {
+    if (p.target_auth.key) issues.push({ path: at('target_auth', 'key'), message: '"key" only applies to method "key"' });
+    targetAuth = { method: 'password' };
+  }
+  if (!p.aa_plugin && p.target_auth.method === 'key') {
+    // Fail closed: with Gatehouse's own key and no plugin, nobody would have checked who the user is.
+    issues.push({ path: at('aa_plugin'), message: 'a policy whose target_auth method is "key" needs an aa_plugin to authenticate users (or use method "password")' });
+  }
+
+  if (!target) return undefined;
+  return {
+    name: p.name,
+    aaPlugin: p.aa_plugin ? { name: p.aa_plugin.name, configuration: p.aa_plugin.configuration ?? '' } : undefined,
+    target,
+    targetAuth,
+    hostKeyCheck: {
+      knownHosts: abs(p.host_key_check?.known_hosts ?? 'keys/known_hosts'),
+      policy: p.host_key_check?.policy ?? 'strict',
+    },
+    usermapping: p.usermapping?.map((m) => ({
+      serverUser: m.server_user,
+      gatewayUsers: m.gateway_users ?? [],
+      gatewayGroups: m.gateway_groups ?? [],
+    })),
+    allowTcpForwarding: p.allow_tcp_forwarding ?? true,
+  };
+}
+
+function deepFreeze<T>(o: T): T {
+  // Only plain data: Maps and class instances (such as net.BlockList) keep working state of their own.
+  const plain = Array.isArray(o) || (o !== null && typeof o === 'object' && Object.getPrototypeOf(o) === Object.prototype);
+  if (plain && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}

@@ -1,0 +1,119 @@
+import { createRequire } from 'node:module';
+import { parseTarget, type TargetSpec } from '../ssh/username.js';
+import {
+  array, boolean, number, object, oneOf, optional, parsed, record, string, type Check,
+} from './validator.js';
+
+// The shape of config.yaml. docs/configuration.md describes every key; keep the two in step.
+
+const require = createRequire(import.meta.url);
+const ssh2Constants = require('ssh2/lib/protocol/constants.js') as Record<string, string[]>;
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+
+const NAME = /^[A-Za-z][A-Za-z0-9_.-]*$/;
+
+export function parseListen(text: string): ListenAddress | string {
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:\[\]]+):(\d{1,5})$/.exec(text);
+  if (!m) return `${JSON.stringify(text)} is not host:port (for example 0.0.0.0:2222 or [::]:2222)`;
+  const port = Number(m[2]);
+  if (port > 65535) return `${JSON.stringify(text)} has a port above 65535`;
+  return { host: m[1]!, port };
+}
+
+const listen = parsed<ListenAddress>(parseListen);
+
+const hostAlias = parsed<TargetSpec>((s) => {
+  const t = parseTarget(s);
+  return typeof t === 'string' ? `${JSON.stringify(s)} is not host[:port]: ${t}` : t;
+});
+
+const portRange = parsed<[number, number]>((s) => {
+  const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(s.trim());
+  if (!m) return `${JSON.stringify(s)} is not a port or a range such as 2200-2299`;
+  const lo = Number(m[1]);
+  const hi = m[2] === undefined ? lo : Number(m[2]);
+  if (lo < 1 || hi > 65535 || lo > hi) return `${JSON.stringify(s)} is not a port range within 1-65535`;
+  return [lo, hi];
+});
+
+const algorithms = (kind: 'CIPHER' | 'KEX' | 'MAC' | 'SERVER_HOST_KEY'): Check<string[]> => {
+  const supported = ssh2Constants[`SUPPORTED_${kind}`]!;
+  return array(string({ pattern: new RegExp(`^(${supported.map((a) => a.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})$`), hint: `supported: ${supported.join(', ')}` }), { min: 1 });
+};
+
+const policy = object({
+  name: string({ pattern: NAME, hint: 'a letter followed by letters, digits, ".", "_" or "-"' }),
+  aa_plugin: optional(object({
+    name: string(),
+    configuration: optional(string({ nonEmpty: false }), ''),
+  })),
+  target: optional(object({
+    host: string(),
+    port: optional(number({ integer: true, min: 1, max: 65535 }), 22),
+  })),
+  targets: optional(object({
+    allow: array(object({
+      hosts: array(string(), { min: 1 }),
+      ports: optional(array(portRange, { min: 1 })),
+    }), { min: 1 }),
+    default_port: optional(number({ integer: true, min: 1, max: 65535 }), 22),
+  })),
+  target_auth: object({
+    method: oneOf(['key', 'password'] as const),
+    key: optional(string()),
+  }),
+  host_key_check: optional(object({
+    known_hosts: optional(string(), 'keys/known_hosts'),
+    policy: optional(oneOf(['strict', 'accept-new'] as const), 'strict'),
+  })),
+  usermapping: optional(array(object({
+    server_user: string(),
+    gateway_users: optional(array(string())),
+    gateway_groups: optional(array(string())),
+  }))),
+  allow_tcp_forwarding: optional(boolean(), true),
+});
+
+export const configSchema = object({
+  listen: array(listen, { min: 1 }),
+  keys_dir: optional(string(), 'keys'),
+  plugins_dir: optional(string(), 'plugins'),
+  state_dir: optional(string(), 'data'),
+  log_level: optional(oneOf(LOG_LEVELS), 'info'),
+  timeouts: optional(object({
+    proxy: optional(number({ min: 0.2, max: 86400 }), 600),
+    login_grace: optional(number({ min: 0.2, max: 86400 }), 300),
+    target_connect: optional(number({ min: 0.2, max: 3600 }), 15),
+    shutdown: optional(number({ min: 0, max: 3600 }), 30),
+  })),
+  limits: optional(object({
+    needinfo_rounds: optional(number({ integer: true, min: 1, max: 100 }), 10),
+    target_password_tries: optional(number({ integer: true, min: 1, max: 10 }), 3),
+    max_unauthenticated: optional(number({ integer: true, min: 1, max: 100000 }), 200),
+  })),
+  plugin_pool: optional(object({
+    warm_workers: optional(number({ integer: true, min: 0, max: 16 }), 2),
+    memory_mb: optional(number({ integer: true, min: 16, max: 4096 }), 256),
+  })),
+  ssh: optional(object({
+    ciphers: optional(algorithms('CIPHER')),
+    kex: optional(algorithms('KEX')),
+    macs: optional(algorithms('MAC')),
+    host_key_algorithms: optional(algorithms('SERVER_HOST_KEY')),
+  })),
+  hosts: optional(record(hostAlias, /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/)),
+  demo_target: optional(object({
+    enabled: optional(boolean(), true),
+    listen,
+  })),
+  policies: array(policy, { min: 1 }),
+});
+
+export type RawConfig = NonNullable<ReturnType<typeof configSchema>>;
+export type RawPolicy = NonNullable<ReturnType<typeof policy>>;

@@ -1,0 +1,28 @@
+import pino, { type DestinationStream, type Logger } from 'pino';
+import type { LogLevel } from '../config/config.js';
+
+// The root logger: pino JSON lines on stdout (or a stream the caller passes, as tests do). Secrets never
+// reach it by design (answers, passwords and keys are not passed to log calls); the redaction list is the
+// second line of defence for fields that could carry one.
+
+export const REDACT_PATHS = [
+  'password', '*.password', 'passphrase', '*.passphrase',
+  'answer', '*.answer', 'answers', '*.answers',
+  'privateKey', '*.privateKey', 'private_key', '*.private_key',
+  'key_value_pairs', '*.key_value_pairs', 'keyValuePairs', '*.keyValuePairs',
+];
+
+export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { svc: 'gatehouse' },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination ?? pino.destination({ dest: 1, sync: false }),
+  );
+}
+
+export type { Logger };

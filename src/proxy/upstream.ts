@@ -1,0 +1,122 @@
+import { createRequire } from 'node:module';
+import ssh2, { type AnyAuthMethod, type Client as SshClient, type ConnectConfig, type Prompt } from 'ssh2';
+import type { Logger } from 'pino';
+import { BastionError } from '../errors.js';
+import { appendKnownHost, checkHostKey, keyTypeOf, knownKeyTypes, readKnownHosts, type HostKeyStatus } from './known-hosts.js';
+import type { ResolvedTarget } from './target-resolver.js';
+
+// The connection to the target server: an ssh2 Client that verifies the target's host key against the
+// policy's known_hosts before anything else is sent, then logs in with Gatehouse's key or the user's password.
+// Every failure comes back as a BastionError whose user message says what went wrong without internals.
+
+const require = createRequire(import.meta.url);
+const { DEFAULT_SERVER_HOST_KEY } = require('ssh2/lib/protocol/constants.js') as { DEFAULT_SERVER_HOST_KEY: string[] };
+
+export type TargetCredential = { readonly privateKey: Buffer } | { readonly password: string };
+
+export interface UpstreamOptions {
+  readonly target: ResolvedTarget;
+  readonly username: string;
+  readonly credential: TargetCredential;
+  readonly hostKeyCheck: { readonly knownHosts: string; readonly policy: 'strict' | 'accept-new' };
+  readonly timeoutMs: number;
+  readonly log: Logger;
+}
+
+const ALGOS_FOR_KEY_TYPE: Record<string, string[]> = {
+  'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
+};
+
+export function connectUpstream(o: UpstreamOptions): Promise<SshClient> {
+  const { target, log } = o;
+  const where = `${target.name}:${target.port}`;
+  const lines = readKnownHosts(o.hostKeyCheck.knownHosts);
+  const preferred = knownKeyTypes(lines, target.hostKeyNames, target.port).flatMap((t) => ALGOS_FOR_KEY_TYPE[t] ?? [t]);
+  let hostKey: { status: HostKeyStatus; type: string } | undefined;
+  const started = performance.now();
+
+  const config: ConnectConfig = {
+    host: target.address,
+    port: target.port,
+    username: o.username,
+    readyTimeout: o.timeoutMs,
+    keepaliveInterval: 15_000,
+    keepaliveCountMax: 4,
+    ident: 'Gatehouse',
+    algorithms: {
+      serverHostKey: [...new Set([...preferred.filter((a) => DEFAULT_SERVER_HOST_KEY.includes(a)), ...DEFAULT_SERVER_HOST_KEY])] as never,
+    },
+    hostVerifier: (key: Buffer): boolean => {
+      const status = checkHostKey(lines, target.hostKeyNames, target.port, key);
+      hostKey = { status, type: keyTypeOf(key) };
+      if (status === 'ok') return true;
+      if (status === 'unknown' && o.hostKeyCheck.policy === 'accept-new') {
+        appendKnownHost(o.hostKeyCheck.knownHosts, target.name, target.port, key);
+        log.warn({ event: 'target.hostkey_added', host: target.name, port: target.port, keyType: hostKey.type, file: o.hostKeyCheck.knownHosts }, 'new target host key recorded (accept-new)');
+        return true;
+      }
+      return false;
+    },
+    authHandler: ('privateKey' in o.credential
+      ? [{ type: 'publickey', username: o.username, key: o.credential.privateKey }]
+      : [
+        { type: 'password', username: o.username, password: o.credential.password },
+        {
+          type: 'keyboard-interactive', username: o.username,
+          // A target that asks for its password by keyboard-interactive (PAM) gets the same password.
+          prompt: (_n: string, _i: string, _l: string, prompts: Prompt[], finish: (a: string[]) => void) =>
+            finish(prompts.map(() => (o.credential as { password: string }).password)),
+        },
+      ]) as AnyAuthMethod[] as ConnectConfig['authHandler'],
+  };
+
+  return new Promise((resolve, reject) => {
+    const client = new ssh2.Client();
+    let settled = false;
+    client.once('ready', () => {
+      settled = true;
+      log.info({ event: 'target.connect', host: target.name, address: target.address, port: target.port, user: o.username, ms: Math.round(performance.now() - started) }, 'target connected');
+      resolve(client);
+    });
+    client.on('error', (err: Error & { level?: string; code?: string }) => {
+      if (settled) return; // later errors are handled by whoever owns the connection
+      settled = true;
+      client.end();
+      reject(upstreamError(err, where, o.username, hostKey, o.hostKeyCheck.knownHosts));
+    });
+    client.once('close', () => {
+      if (settled) return;
+      settled = true;
+      reject(new BastionError('TARGET_UNREACHABLE', `connection to ${where} closed during login`, {
+        userMessage: `The server ${where} closed the connection.`,
+      }));
+    });
+    client.connect(config);
+  });
+}
+
+function upstreamError(
+  err: Error & { level?: string; code?: string }, where: string, user: string,
+  hostKey: { status: HostKeyStatus; type: string } | undefined, knownHosts: string,
+): BastionError {
+  if (hostKey && hostKey.status !== 'ok' && hostKey.status !== 'unknown') {
+    const code = hostKey.status === 'revoked' ? 'TARGET_HOSTKEY_REVOKED' : 'TARGET_HOSTKEY_MISMATCH';
+    return new BastionError(code, `${where}: ${hostKey.type} host key does not match ${knownHosts} (${hostKey.status})`, {
+      userMessage: `The host key of ${where} does not match the one Gatehouse has on record. The connection was refused; tell your administrator.`,
+    });
+  }
+  if (hostKey?.status === 'unknown') {
+    return new BastionError('TARGET_HOSTKEY_UNKNOWN', `${where}: ${hostKey.type} host key is not in ${knownHosts} (policy strict)`, {
+      userMessage: `The host key of ${where} is not known to Gatehouse. The connection was refused; ask your administrator to add it.`,
+    });
+  }
+  if (err.level === 'client-authentication') {
+    return new BastionError('TARGET_AUTH_FAILED', `${where}: login as ${user} failed: ${err.message}`, {
+      userMessage: `Gatehouse could not log in to ${where} as ${user}.`,
+    });
+  }
+  const detail = err.code ?? err.message;
+  return new BastionError('TARGET_UNREACHABLE', `${where}: ${detail}`, {
+    cause: err, userMessage: `The server ${where} is not reachable right now.`,
+  });
+}

@@ -1,0 +1,63 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Config, Policy } from './config/config.js';
+import { BastionError } from './errors.js';
+import { PluginHost, type PluginHandle } from './plugins/plugin-host.js';
+import { ensureHostKeys, ensureKey, type LoadedKey } from './ssh/keys.js';
+
+// A Runtime is one validated, frozen snapshot of the configuration with everything built from it (keys,
+// loaded plugins). Reload builds a new one and swaps it in; sessions keep the snapshot they started with, so
+// session_ended reaches the same plugins that authenticated them.
+
+export interface Runtime {
+  readonly config: Config;
+  readonly hostKeys: readonly LoadedKey[];
+  aaPlugin(policy: Policy): PluginHandle | undefined;
+  clientKey(path: string): LoadedKey;
+  /** Stops warm plugin workers; hook calls of sessions still on this snapshot keep working. */
+  retire(): Promise<void>;
+}
+
+export async function buildRuntime(config: Config, log: Logger, ephemeralDir: string): Promise<Runtime> {
+  const hostKeys = ensureHostKeys(config.keysDir);
+  const clientKeys = new Map<string, LoadedKey>();
+  for (const p of config.policies) {
+    if (p.targetAuth.method === 'key' && !clientKeys.has(p.targetAuth.keyFile)) {
+      clientKeys.set(p.targetAuth.keyFile, ensureKey(p.targetAuth.keyFile, 'ed25519', 'gatehouse-client'));
+    }
+  }
+  const host = new PluginHost({
+    pluginsDir: config.pluginsDir,
+    stateDir: config.stateDir,
+    ephemeralDir: join(ephemeralDir, 'plugins'),
+    warmWorkers: config.pluginPool.warmWorkers,
+    memoryMb: config.pluginPool.memoryMb,
+    log,
+  });
+  const aa = new Map<string, PluginHandle>();
+  try {
+    for (const [i, p] of config.policies.entries()) {
+      if (!p.aaPlugin) continue;
+      try {
+        aa.set(p.name, await host.load(p.aaPlugin.name, 'aa'));
+      } catch (err) {
+        const e = err as BastionError;
+        throw new BastionError(e.code ?? 'PLUGIN_LOAD_FAILED', `${config.file}: policies.${i}.aa_plugin.name: ${e.message}`, { cause: err });
+      }
+    }
+  } catch (err) {
+    await host.close();
+    throw err;
+  }
+  return {
+    config,
+    hostKeys,
+    aaPlugin: (policy) => aa.get(policy.name),
+    clientKey: (path) => {
+      const k = clientKeys.get(path);
+      if (!k) throw new BastionError('TARGET_CREDENTIALS_MISSING', `no client key loaded from ${path}`);
+      return k;
+    },
+    retire: () => host.close(),
+  };
+}

@@ -1,0 +1,43 @@
+import type { BastionError } from '../errors.js';
+import type { CloseReason, Session } from './session.js';
+
+// The live sessions of this Gatehouse process: counted for limits, listed for admins, drained on shutdown.
+
+export class SessionRegistry {
+  private readonly sessions = new Set<Session>();
+  private readonly idleWaiters: (() => void)[] = [];
+
+  add(s: Session): void {
+    this.sessions.add(s);
+  }
+
+  remove(s: Session): void {
+    this.sessions.delete(s);
+    if (this.sessions.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /** Sessions still logging in (a bound on these is the defence against login floods). */
+  get loggingIn(): number {
+    let n = 0;
+    for (const s of this.sessions) if (s.phase === 'login') n++;
+    return n;
+  }
+
+  list(): Session[] {
+    return [...this.sessions];
+  }
+
+  /** Closes every session (each runs session_ended) and resolves when all have finished closing. */
+  async closeAll(reason: CloseReason, error?: BastionError): Promise<void> {
+    await Promise.all(this.list().map((s) => s.close(reason, error)));
+  }
+
+  /** Resolves when no session is left. */
+  idle(): Promise<void> {
+    return this.sessions.size === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+}

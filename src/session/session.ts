@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Client as SshClient, Connection } from 'ssh2';
+import type { Policy } from '../config/config.js';
+import type { BastionError } from '../errors.js';
+import type { JsonObject } from '../plugins/contract.js';
+import type { ResolvedTarget } from '../proxy/target-resolver.js';
+import type { Runtime } from '../runtime.js';
+import type { SessionStore } from '../store/session-store.js';
+import type { AaClient, SharedSessionState } from './aa-client.js';
+
+// One Session per client connection, from TCP accept to the last byte. It moves through explicit phases,
+// carries a child logger that gains `user` and `target` as they become known, and ends through one idempotent
+// close(reason) that every path takes: logout, deny, plugin failure, client gone, target gone, shutdown.
+// close() runs session_ended exactly once for every plugin that took part.
+
+export type SessionPhase = 'login' | 'active' | 'closing' | 'closed';
+
+export type CloseReason =
+  | 'logout' | 'denied' | 'client_gone' | 'login_timeout' | 'target_closed' | 'shutdown' | 'error';
+
+export interface SessionHooks {
+  readonly store: SessionStore;
+  readonly onClosed: (s: Session) => void;
+}
+
+export class Session implements SharedSessionState {
+  readonly id = randomUUID(); // UUID v4 from a cryptographic source
+  readonly startedAt = Date.now();
+  log: Logger;
+  phase: SessionPhase = 'login';
+
+  sessionCookie: JsonObject = {};
+  readonly verdicts: { hook: string; verdict: string; ms: number }[] = [];
+  readonly additionalMetadata: string[] = [];
+
+  aa: AaClient | undefined;
+  policy: Policy | undefined;
+  target: ResolvedTarget | undefined;
+  serverUser: string | undefined;
+  gateway: { user: string; groups: string[] } | undefined;
+  upstream: SshClient | undefined;
+  readonly bytes = { toTarget: 0, toClient: 0 };
+
+  private closing: Promise<void> | undefined;
+  private readonly closeListeners: (() => void)[] = [];
+
+  constructor(
+    readonly conn: Connection,
+    readonly client: { readonly ip: string; readonly port: number },
+    readonly runtime: Runtime,
+    rootLog: Logger,
+    private readonly hooks: SessionHooks,
+  ) {
+    this.log = rootLog.child({ sid: this.id, ip: client.ip, port: client.port });
+  }
+
+  get closed(): boolean {
+    return this.closing !== undefined;
+  }
+
+  /** Adds fields to every later log line of this session. */
+  bind(fields: Record<string, string | number>): void {
+    this.log = this.log.child(fields);
+  }
+
+  /** Registers a callback run at the start of close(), e.g. to fail a pending question. */
+  onClose(fn: () => void): void {
+    if (this.closing) fn();
+    else this.closeListeners.push(fn);
+  }
+
+  close(reason: CloseReason, error?: BastionError): Promise<void> {
+    this.closing ??= this.doClose(reason, error);
+    return this.closing;
+  }
+
+  private async doClose(reason: CloseReason, error: BastionError | undefined): Promise<void> {
+    const wasActive = this.phase === 'active';
+    this.phase = 'closing';
+    for (const fn of this.closeListeners.splice(0)) {
+      try {
+        fn();
+      } catch (err) {
+        this.log.error({ err }, 'close listener failed');
+      }
+    }
+    try {
+      this.upstream?.end();
+    } catch {
+      // already gone
+    }
+    try {
+      this.conn.end();
+    } catch {
+      // already gone
+    }
+    if (this.aa?.tookPart) await this.aa.sessionEnded();
+    const now = Date.now();
+    try {
+      await this.hooks.store.record({
+        session_id: this.id,
+        started_at: new Date(this.startedAt).toISOString(),
+        ended_at: new Date(now).toISOString(),
+        duration_ms: now - this.startedAt,
+        client_ip: this.client.ip,
+        client_port: this.client.port,
+        policy: this.policy?.name ?? null,
+        server_username: this.serverUser ?? null,
+        target_server: this.target?.name ?? null,
+        target_address: this.target?.address ?? null,
+        target_port: this.target?.port ?? null,
+        gateway_user: this.gateway?.user ?? null,
+        gateway_groups: this.gateway?.groups ?? [],
+        verdicts: this.verdicts,
+        additional_metadata: this.additionalMetadata,
+        end_reason: reason,
+        end_code: error?.code ?? null,
+        bytes_to_target: this.bytes.toTarget,
+        bytes_to_client: this.bytes.toClient,
+      });
+    } catch (err) {
+      this.log.error({ event: 'store.error', err }, 'could not record the session');
+    }
+    this.log.info({
+      event: 'session.closed', reason, code: error?.code, wasActive, durationMs: now - this.startedAt,
+      bytesToTarget: this.bytes.toTarget, bytesToClient: this.bytes.toClient,
+    }, 'session closed');
+    this.phase = 'closed';
+    this.hooks.onClosed(this);
+  }
+}

@@ -1,0 +1,141 @@
+import type { AuthContext, KeyboardAuthContext, Connection } from 'ssh2';
+import type { Client as SshClient } from 'ssh2';
+import { asBastionError, BastionError } from '../errors.js';
+import { runLogin, type Prompter } from '../session/login.js';
+import type { Session } from '../session/session.js';
+import { disconnectWith, NO_MORE_AUTH_METHODS, sendBanner } from './protocol-extras.js';
+
+// Connects ssh2's authentication requests to the session's login flow. The flow runs once per connection and
+// asks questions through `Prompter`; this adapter answers them from whatever the client offers:
+// - keyboard-interactive: each question is one prompt (echo off for no-echo questions), and the whole NEEDINFO
+//   loop stays inside one keyboard-interactive exchange (ssh2 contexts are multi-step);
+// - password: the password answers the first question; a further question is shown as a banner and answered
+//   by the client's next password attempt, so password-only clients can still get through.
+// When the flow ends, the outstanding request is accepted, or the connection is ended with the reason as the
+// disconnect message (OpenSSH prints it; a plain auth failure would send OpenSSH on to other methods).
+
+const METHODS: ('keyboard-interactive' | 'password')[] = ['keyboard-interactive', 'password'];
+
+interface PendingQuestion {
+  readonly prompt: string;
+  readonly echo: boolean;
+  readonly resolve: (answer: string) => void;
+  readonly reject: (err: BastionError) => void;
+}
+
+export class AuthAdapter implements Prompter {
+  private started = false;
+  private ctx: AuthContext | undefined;
+  private prompted = false;
+  private spare: string | undefined;
+  private pending: PendingQuestion | undefined;
+  private outcome: { ok: true; upstream: SshClient } | { ok: false; error: BastionError } | undefined;
+
+  constructor(
+    private readonly session: Session,
+    private readonly conn: Connection,
+    private readonly onAccepted: (upstream: SshClient) => void,
+  ) {
+    session.onClose(() => {
+      this.pending?.reject(new BastionError('CLIENT_GONE', 'session closed while a question was pending'));
+      this.pending = undefined;
+    });
+  }
+
+  handle(ctx: AuthContext): void {
+    if (this.session.closed) {
+      ctx.reject([]);
+      return;
+    }
+    if (ctx.method !== 'keyboard-interactive' && ctx.method !== 'password') {
+      ctx.reject(METHODS);
+      return;
+    }
+    this.session.log.debug({ event: 'auth.request', method: ctx.method }, 'authentication request');
+    this.ctx = ctx;
+    this.prompted = false;
+    this.spare = ctx.method === 'password' ? ctx.password : undefined;
+    if (!this.started) {
+      this.started = true;
+      void this.run(ctx.username);
+    }
+    this.serve();
+  }
+
+  ask(prompt: string, echo: boolean): Promise<string> {
+    if (this.session.closed) return Promise.reject(new BastionError('CLIENT_GONE', 'session already closed'));
+    return new Promise((resolve, reject) => {
+      this.pending = { prompt, echo, resolve, reject };
+      this.serve();
+    });
+  }
+
+  private async run(username: string): Promise<void> {
+    try {
+      const upstream = await runLogin(this.session, username, this);
+      if (this.session.closed) {
+        upstream.end();
+        return;
+      }
+      this.outcome = { ok: true, upstream };
+    } catch (err) {
+      this.outcome = { ok: false, error: asBastionError(err, 'DENIED_BY_PLUGIN') };
+    }
+    this.serve();
+  }
+
+  /** Moves the exchange forward with whatever is outstanding: an outcome, a question, or nothing yet. */
+  private serve(): void {
+    const ctx = this.ctx;
+    if (this.outcome) {
+      if (this.outcome.ok) {
+        if (!ctx) return; // accepted on the client's next request
+        this.ctx = undefined;
+        const upstream = this.outcome.upstream;
+        this.onAccepted(upstream);
+        ctx.accept();
+      } else {
+        this.refuse(this.outcome.error);
+      }
+      return;
+    }
+    const q = this.pending;
+    if (!q || !ctx) return;
+    if (ctx.method === 'password') {
+      if (this.spare !== undefined) {
+        const answer = this.spare;
+        this.spare = undefined;
+        this.pending = undefined;
+        q.resolve(answer);
+      } else {
+        // Password clients cannot show a prompt of ours: show it as a banner; the next attempt answers it.
+        sendBanner(this.conn, q.prompt);
+        this.ctx = undefined;
+        ctx.reject(METHODS);
+      }
+      return;
+    }
+    if (ctx.method === 'keyboard-interactive' && !this.prompted) {
+      this.prompted = true;
+      (ctx as KeyboardAuthContext).prompt([{ prompt: q.prompt, echo: q.echo }], '', '', (answers: string[] | Error) => {
+        if (answers instanceof Error) {
+          // The client started a new request; the question is asked again on it.
+          if (this.ctx === ctx) this.ctx = undefined;
+          return;
+        }
+        this.prompted = false;
+        if (this.pending === q) this.pending = undefined;
+        q.resolve(answers[0] ?? '');
+      });
+    }
+  }
+
+  private refuse(error: BastionError): void {
+    const s = this.session;
+    if (s.closed) return;
+    s.log.info({ event: 'auth.deny', code: error.code, detail: error.message }, 'login refused');
+    this.ctx = undefined;
+    disconnectWith(this.conn, NO_MORE_AUTH_METHODS, error.userMessage);
+    void s.close('denied', error);
+  }
+}

@@ -1,0 +1,83 @@
+import { createRequire } from 'node:module';
+import type { Connection } from 'ssh2';
+
+// Two things ssh2 has no public API for, reached through its internals (pinned to ssh2 ~1.17; covered by
+// end-to-end tests against the real OpenSSH client):
+// - SSH_MSG_USERAUTH_BANNER at any point of the login (RFC 4252 §5.4). ssh2 only sends its static banner
+//   once; Gatehouse shows questions to password-only clients with it.
+// - SSH_MSG_DISCONNECT with a description: ssh2 always sends an empty one; Gatehouse tells a refused user why.
+// - whether ssh2's native crypto binding loaded: without it throughput falls about tenfold.
+
+const require = createRequire(import.meta.url);
+const { sendPacket } = require('ssh2/lib/protocol/utils.js') as { sendPacket(proto: unknown, packet: Buffer, bypass?: boolean): boolean };
+const { bindingAvailable } = require('ssh2/lib/protocol/crypto.js') as { bindingAvailable: boolean };
+
+const USERAUTH_BANNER = 53;
+const DISCONNECT = 1;
+/** RFC 4253 §11.1 reason: no more authentication methods available (what OpenSSH sends on too many failures). */
+export const NO_MORE_AUTH_METHODS = 14;
+
+interface PacketWriter {
+  allocStart: number;
+  allocStartKEX: number;
+  alloc(n: number, force?: boolean): Buffer;
+  finalize(packet: Buffer, force?: boolean): Buffer;
+}
+
+interface Internals {
+  _protocol?: { _packetRW?: { write: PacketWriter } };
+  _sock?: { end(): void; destroyed?: boolean };
+  authenticated?: boolean;
+}
+
+/** Sends a userauth banner; a no-op once the connection is gone or authenticated. */
+export function sendBanner(conn: Connection, text: string): void {
+  const c = conn as unknown as Internals;
+  const proto = c._protocol;
+  const writer = proto?._packetRW?.write;
+  if (!proto || !writer || c.authenticated || c._sock?.destroyed) return;
+  const message = text.endsWith('\n') ? text.replace(/\r?\n/g, '\r\n') : `${text.replace(/\r?\n/g, '\r\n')}\r\n`;
+  const len = Buffer.byteLength(message);
+  let p = writer.allocStart;
+  const packet = writer.alloc(1 + 4 + len + 4);
+  packet[p] = USERAUTH_BANNER;
+  packet.writeUInt32BE(len, ++p);
+  packet.write(message, (p += 4), len, 'utf8');
+  packet.writeUInt32BE(0, p + len); // empty language tag
+  try {
+    sendPacket(proto, writer.finalize(packet));
+  } catch {
+    // The socket closed under us; the user is gone and there is nobody to tell.
+  }
+}
+
+/**
+ * Ends the connection with SSH_MSG_DISCONNECT carrying `description`, which OpenSSH prints even at LogLevel
+ * ERROR ("Received disconnect from ...: 14: <description>"). Used to refuse a login: a plain authentication
+ * failure would make OpenSSH fall back to its other methods and ask for a password.
+ */
+export function disconnectWith(conn: Connection, reason: number, description: string): void {
+  const c = conn as unknown as Internals;
+  const proto = c._protocol;
+  const writer = proto?._packetRW?.write;
+  if (!proto || !writer || !c._sock || c._sock.destroyed) return;
+  const text = description.replace(/[\r\n]+/g, ' ').slice(0, 400);
+  const len = Buffer.byteLength(text);
+  let p = writer.allocStartKEX;
+  const packet = writer.alloc(1 + 4 + 4 + len + 4, true);
+  packet[p] = DISCONNECT;
+  packet.writeUInt32BE(reason, ++p);
+  packet.writeUInt32BE(len, (p += 4));
+  packet.write(text, (p += 4), len, 'utf8');
+  packet.writeUInt32BE(0, p + len); // empty language tag
+  try {
+    sendPacket(proto, writer.finalize(packet, true), true);
+  } catch {
+    // already gone
+  }
+  c._sock.end();
+}
+
+export function cryptoBindingAvailable(): boolean {
+  return bindingAvailable;
+}

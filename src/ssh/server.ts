@@ -1,0 +1,115 @@
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import ssh2, { type Connection, type ClientInfo, type ServerConfig } from 'ssh2';
+import type { ListenAddress } from '../config/schema.js';
+import { BastionError } from '../errors.js';
+import { bridgeSessionChannel } from '../proxy/session-bridge.js';
+import { bridgeTcpip } from '../proxy/tcpip-bridge.js';
+import type { Runtime } from '../runtime.js';
+import type { SessionRegistry } from '../session/registry.js';
+import { Session } from '../session/session.js';
+import type { SessionStore } from '../store/session-store.js';
+import { AuthAdapter } from './auth-adapter.js';
+import { disconnectWith, NO_MORE_AUTH_METHODS } from './protocol-extras.js';
+
+// The SSH front door: one ssh2 Server per listen address. Each connection becomes a Session with an
+// AuthAdapter for its login; once the login is accepted, the client's channels are bridged to the target.
+// Channel types other than session and direct-tcpip, and global requests (remote forwarding), are refused by
+// ssh2 for lack of a listener.
+
+export interface SshServerDeps {
+  readonly runtime: () => Runtime;
+  readonly log: Logger;
+  readonly store: SessionStore;
+  readonly registry: SessionRegistry;
+}
+
+export class SshServer {
+  private readonly servers: ssh2.Server[] = [];
+
+  constructor(private readonly deps: SshServerDeps) {}
+
+  async listen(addresses: readonly ListenAddress[]): Promise<AddressInfo[]> {
+    const rt = this.deps.runtime();
+    const { ssh } = rt.config;
+    const config: ServerConfig = {
+      hostKeys: rt.hostKeys.map((k) => k.pem),
+      ident: 'Gatehouse',
+      keepaliveInterval: 30_000,
+      keepaliveCountMax: 4,
+      algorithms: {
+        ...(ssh.ciphers ? { cipher: ssh.ciphers } : {}),
+        ...(ssh.kex ? { kex: ssh.kex } : {}),
+        ...(ssh.macs ? { hmac: ssh.macs } : {}),
+        ...(ssh.hostKeyAlgorithms ? { serverHostKey: ssh.hostKeyAlgorithms } : {}),
+      } as ServerConfig['algorithms'],
+    };
+    const bound: AddressInfo[] = [];
+    for (const addr of addresses) {
+      const server = new ssh2.Server(config, (conn, info) => this.onConnection(conn, info));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(addr.port, addr.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      server.on('error', (err: Error) => this.deps.log.error({ err, event: 'server.error' }, 'listener error'));
+      this.servers.push(server);
+      const a = server.address() as AddressInfo;
+      bound.push(a);
+      this.deps.log.info({ event: 'server.listening', address: a.address, port: a.port }, 'listening');
+    }
+    return bound;
+  }
+
+  /** Stops accepting connections; live sessions are left to the caller. */
+  async close(): Promise<void> {
+    await Promise.all(this.servers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+
+  private onConnection(conn: Connection, info: ClientInfo): void {
+    const { registry, store, log } = this.deps;
+    const rt = this.deps.runtime();
+    const cfg = rt.config;
+    if (registry.loggingIn >= cfg.limits.maxUnauthenticated) {
+      log.warn({ event: 'session.refused', ip: info.ip, limit: cfg.limits.maxUnauthenticated }, 'too many logins in progress; connection refused');
+      conn.end();
+      return;
+    }
+    const s = new Session(conn, { ip: info.ip, port: info.port }, rt, log, { store, onClosed: (x) => registry.remove(x) });
+    registry.add(s);
+    s.log.info({ event: 'session.connect', client: info.header.versions.software }, 'connection');
+
+    // The deadline runs from the connection, not from the last packet: a client must not hold a login slot
+    // open forever by trickling answers.
+    const grace = setTimeout(() => {
+      if (s.phase !== 'login') return;
+      disconnectWith(conn, NO_MORE_AUTH_METHODS, 'Login timed out.');
+      void s.close('login_timeout', new BastionError('LOGIN_TIMEOUT', `login not finished within ${cfg.timeouts.loginGraceMs} ms`));
+    }, cfg.timeouts.loginGraceMs);
+    s.onClose(() => clearTimeout(grace));
+
+    const auth = new AuthAdapter(s, conn, (upstream) => {
+      clearTimeout(grace);
+      s.upstream = upstream;
+      s.phase = 'active';
+      s.log.info({ event: 'session.active', gatewayUser: s.gateway?.user }, 'login accepted');
+      upstream.on('error', (err: Error) => s.log.warn({ event: 'target.error', err: err.message }, 'target connection error'));
+      upstream.once('close', () => void s.close('target_closed'));
+    });
+    conn.on('authentication', (ctx) => auth.handle(ctx));
+
+    let channels = 0;
+    conn.on('session', (accept, reject) => {
+      if (s.phase !== 'active' || !s.upstream) return reject();
+      bridgeSessionChannel(s, ++channels, accept, s.upstream);
+    });
+    conn.on('tcpip', (accept, reject, info2) => {
+      if (s.phase !== 'active' || !s.upstream) return reject();
+      bridgeTcpip(s, ++channels, accept, reject, info2, s.upstream);
+    });
+    conn.on('error', (err: Error) => s.log.debug({ event: 'client.error', err: err.message }, 'client connection error'));
+    conn.once('close', () => void s.close(s.phase === 'active' ? 'logout' : 'client_gone'));
+  }
+}

@@ -1,0 +1,36 @@
+import type { HarnessContext } from './gatehouse.js';
+import type { Sshd } from './sshd.js';
+
+// Builders for the config of an end-to-end scenario: one real sshd target reachable under several alias
+// names, each alias selecting its own policy with its own plugin configuration.
+
+export interface PolicySpec {
+  /** Alias under which the sshd is reached, e.g. "authz-deny": ssh -l ghtest@authz-deny ... */
+  readonly alias: string;
+  /** Configuration of the "scripted" fixture plugin (JSON); omit for a policy without AA plugin. */
+  readonly plugin?: Record<string, unknown>;
+  readonly pluginName?: string;
+  readonly targetAuth?: Record<string, unknown>;
+  readonly hostKeyCheck?: Record<string, unknown>;
+  readonly port?: number;
+  readonly more?: Record<string, unknown>;
+}
+
+export function scenarioPolicies(ctx: HarnessContext, sshd: Sshd, specs: readonly PolicySpec[]): unknown[] {
+  return specs.map((s) => ({
+    name: s.alias,
+    ...(s.plugin ? { aa_plugin: { name: s.pluginName ?? 'scripted', configuration: JSON.stringify({ record: ctx.callsFile, ...s.plugin }) } } : {}),
+    targets: { allow: [{ hosts: [s.alias], ports: [s.port ?? sshd.port] }] },
+    target_auth: s.targetAuth ?? { method: 'key' },
+    host_key_check: s.hostKeyCheck ?? { known_hosts: 'target_known_hosts', policy: 'strict' },
+    ...s.more,
+  }));
+}
+
+export function scenarioHosts(sshd: Sshd, specs: readonly PolicySpec[]): Record<string, string> {
+  return Object.fromEntries(specs.map((s) => [s.alias, `127.0.0.1:${s.port ?? sshd.port}`]));
+}
+
+export function targetKnownHosts(sshd: Sshd): Record<string, string> {
+  return { target_known_hosts: `[127.0.0.1]:${sshd.port} ${sshd.hostKeyLine}\n` };
+}
