@@ -76,7 +76,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       await previous.retire();
     },
     async stop(deadlineMs = runtime.config.timeouts.shutdownMs) {
-      await server.close();
+      server.stopListening();
       log.info({ event: 'shutdown.start', sessions: registry.size, deadlineMs }, 'shutting down');
       const drain = registry.closeAll('shutdown', new BastionError('SHUTDOWN', 'Gatehouse is shutting down'));
       let timer: NodeJS.Timeout | undefined;

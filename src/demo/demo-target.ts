@@ -15,6 +15,7 @@ import { DemoShell } from './demo-shell.js';
 
 export class DemoTarget {
   private server: ssh2.Server | undefined;
+  private readonly connections = new Set<Connection>();
 
   constructor(
     private readonly keysDir: string,
@@ -41,11 +42,16 @@ export class DemoTarget {
   async close(): Promise<void> {
     const s = this.server;
     this.server = undefined;
-    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+    if (!s) return;
+    const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+    for (const c of this.connections) c.end();
+    await closed;
   }
 
   private onConnection(conn: Connection): void {
     let user = 'demo';
+    this.connections.add(conn);
+    conn.on('close', () => this.connections.delete(conn));
     conn.on('error', () => undefined);
     conn.on('authentication', (ctx) => {
       if (ctx.method !== 'publickey') return ctx.reject(['publickey']);

@@ -22,6 +22,8 @@ type CallArgs<A> = Omit<A, 'cookie' | 'session_cookie' | 'session_id'>;
 export class AaClient {
   private cookie: JsonObject = {};
   private used = false;
+  /** The hook call under way, if any: session_ended waits for it so that it sees that call's cookie. */
+  private inflight: Promise<unknown> | undefined;
 
   constructor(
     private readonly plugin: PluginHandle,
@@ -49,6 +51,7 @@ export class AaClient {
 
   /** Runs session_ended; never throws (its result is ignored, its failure only logged). */
   async sessionEnded(timeoutMs = this.timeoutMs): Promise<void> {
+    await this.inflight?.catch(() => undefined);
     if (!this.plugin.has('session_ended')) {
       this.session.log.warn({ event: 'hook.skipped', plugin: this.name, hook: 'session_ended' }, 'plugin has no session_ended');
       return;
@@ -73,7 +76,9 @@ export class AaClient {
       throw new BastionError('PLUGIN_HOOK_MISSING', `plugin ${this.name} has no ${hook} method`);
     }
     this.used = true;
-    const outcome = await this.plugin.call(hook, this.configuration, this.args(extra), this.session.id, this.timeoutMs);
+    const call = this.plugin.call(hook, this.configuration, this.args(extra), this.session.id, this.timeoutMs);
+    this.inflight = call;
+    const outcome = await call;
     if (!outcome.ok) {
       log.error({ event: 'hook.error', plugin: this.name, hook, code: outcome.code, ms: outcome.ms, detail: outcome.message }, 'plugin hook failed');
       this.session.verdicts.push({ hook, verdict: outcome.code, ms: outcome.ms });
@@ -91,7 +96,7 @@ export class AaClient {
     if (v.additionalMetadata !== undefined) this.session.additionalMetadata.push(v.additionalMetadata);
     this.session.verdicts.push({ hook, verdict: v.verdict, ms: outcome.ms });
     for (const w of v.warnings) log.warn({ event: 'hook.warning', plugin: this.name, hook }, w);
-    log.info({ event: 'hook.call', plugin: this.name, hook, verdict: v.verdict, ms: outcome.ms }, 'hook called');
+    log.info({ event: 'hook.call', plugin: this.name, hook, verdict: v.verdict, ms: outcome.ms, ...(v.reason ? { reason: v.reason } : {}) }, 'hook called');
     return v;
   }
 }

@@ -1,6 +1,6 @@
 import type { Client as SshClient } from 'ssh2';
 import { BastionError } from '../errors.js';
-import type { Question, Verdict } from '../plugins/verdict.js';
+import type { Verdict } from '../plugins/verdict.js';
 import { chooseTarget } from '../proxy/target-resolver.js';
 import { connectUpstream, type TargetCredential } from '../proxy/upstream.js';
 import { parseUsername } from '../ssh/username.js';
@@ -25,7 +25,7 @@ export async function runLogin(s: Session, username: string, prompter: Prompter)
   s.serverUser = request.serverUser;
   s.bind({ user: request.serverUser });
 
-  const { policy, target } = await withDeadline(chooseTarget(cfg, request), cfg.timeouts.targetConnectMs, target0(request.target?.host));
+  const { policy, target } = await withDeadline(chooseTarget(cfg, request), cfg.timeouts.targetConnectMs, resolveTimeout(request.target?.host));
   s.policy = policy;
   s.target = target;
   s.bind({ policy: policy.name, target: `${target.name}:${target.port}` });
@@ -102,13 +102,9 @@ async function needinfoLoop(
         throw new BastionError('DENIED_BY_PLUGIN', `${hook} denied${v.reason ? `: ${v.reason}` : ''}`, v.reason ? { userMessage: v.reason } : {});
       case 'NEEDINFO':
         if (round + 1 > maxRounds) throw new BastionError('NEEDINFO_LIMIT', `${hook} asked more than ${maxRounds} questions`);
-        pairs[v.question.key] = await ask(prompter, v.question);
+        pairs[v.question.key] = await prompter.ask(v.question.prompt, !v.question.noEcho);
     }
   }
-}
-
-function ask(prompter: Prompter, q: Question): Promise<string> {
-  return prompter.ask(q.prompt, !q.noEcho);
 }
 
 function checkUsermapping(s: Session): void {
@@ -149,7 +145,7 @@ async function connectTarget(s: Session, prompter: Prompter): Promise<SshClient>
   }
 }
 
-function target0(host: string | undefined): BastionError {
+function resolveTimeout(host: string | undefined): BastionError {
   return new BastionError('TARGET_RESOLVE_FAILED', `resolving ${host ?? 'the target'} timed out`, {
     userMessage: `The server name "${host ?? ''}" could not be resolved in time.`,
   });

@@ -63,9 +63,10 @@ export class SshServer {
     return bound;
   }
 
-  /** Stops accepting connections; live sessions are left to the caller. */
-  async close(): Promise<void> {
-    await Promise.all(this.servers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  /** Stops accepting connections. Live sessions are left to the caller (net.Server's close callback would
+   * wait for them, so it is not awaited here). */
+  stopListening(): void {
+    for (const s of this.servers.splice(0)) s.close();
   }
 
   private onConnection(conn: Connection, info: ClientInfo): void {

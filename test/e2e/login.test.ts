@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import ssh2 from 'ssh2';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
 import { runSsh } from '../helpers/openssh.js';
 import { scenarioHosts, scenarioPolicies, targetKnownHosts, type PolicySpec } from '../helpers/scenario.js';
@@ -39,7 +40,7 @@ describe('login through Gatehouse (OpenSSH client -> Gatehouse -> OpenSSH sshd)'
     gh = await startGatehouse({
       plugins: ['scripted'],
       policies: (ctx) => scenarioPolicies(ctx, sshd, SPECS),
-      extra: () => ({ hosts: scenarioHosts(sshd, SPECS) }),
+      extra: () => ({ hosts: scenarioHosts(sshd, SPECS), timeouts: { login_grace: 5 } }),
       files: () => targetKnownHosts(sshd),
     });
     sshd.authorize(gh.clientKeyLine);
@@ -190,6 +191,42 @@ describe('login through Gatehouse (OpenSSH client -> Gatehouse -> OpenSSH sshd)'
     assert.match(r.prompts[0]!, /password: $/);
     // The second question was shown as a banner before the next password prompt.
     assert.match(r.stderr, /Token: /);
+  });
+
+  test('client gone while a question is pending: session_ended runs once', async () => {
+    const c = new ssh2.Client();
+    const prompted = new Promise<void>((resolve) => c.on('keyboard-interactive', () => resolve()));
+    c.on('error', () => undefined);
+    c.connect({ host: '127.0.0.1', port: gh.port, username: `${sshd.user}@basic`, tryKeyboard: true, hostVerifier: () => true });
+    await prompted;
+    sessions++;
+    const sid = lastSid();
+    c.end();
+    await gh.closedSessions(sessions);
+    const closed = gh.logs.find((l) => l.event === 'session.closed' && l.sid === sid)!;
+    assert.equal(closed['reason'], 'client_gone');
+    assert.equal(ended(sid).length, 1);
+  });
+
+  test('a login not finished within login_grace is cut off with a message, session_ended once', async () => {
+    const c = new ssh2.Client();
+    const prompted = new Promise<void>((resolve) => c.on('keyboard-interactive', () => resolve()));
+    const disconnected = new Promise<Error | undefined>((resolve) => {
+      c.on('error', (err) => resolve(err));
+      c.on('close', () => resolve(undefined));
+    });
+    c.connect({ host: '127.0.0.1', port: gh.port, username: `${sshd.user}@basic`, tryKeyboard: true, hostVerifier: () => true });
+    await prompted;
+    sessions++;
+    const sid = lastSid();
+    const started = Date.now();
+    const err = await disconnected;
+    assert.match(String(err?.message), /Login timed out/);
+    assert.ok(Date.now() - started < 6000);
+    await gh.closedSessions(sessions);
+    const closed = gh.logs.find((l) => l.event === 'session.closed' && l.sid === sid)!;
+    assert.equal(closed.code, 'LOGIN_TIMEOUT');
+    assert.equal(ended(sid).length, 1);
   });
 
   test('the connection database keeps verdicts and additional_metadata, and no secret reaches a log or the database', async () => {

@@ -49,12 +49,12 @@ export function runScp(o: ClientOptions & { readonly from: string; readonly to: 
   return run('scp', ['-q', ...commonOptions(o), '-P', String(o.port), o.from, o.to], o);
 }
 
-/** Runs an sftp batch (one command per line) through Gatehouse. */
-export function runSftp(o: ClientOptions & { readonly batch: string }): Promise<ClientResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'gh-sftp-'));
-  const batch = join(dir, 'batch');
-  writeFileSync(batch, o.batch);
-  return run('sftp', ['-q', ...commonOptions(o), '-P', String(o.port), '-b', batch, '127.0.0.1'], o).finally(() => rmSync(dir, { recursive: true, force: true }));
+/**
+ * Runs sftp commands (one per line) through Gatehouse. They go in on stdin rather than with -b: batch mode
+ * turns off keyboard-interactive authentication, and the tests answer Gatehouse's questions.
+ */
+export function runSftp(o: ClientOptions & { readonly commands: string }): Promise<ClientResult> {
+  return run('sftp', ['-q', ...commonOptions(o), '-P', String(o.port), '127.0.0.1'], { ...o, stdin: o.commands });
 }
 
 async function run(tool: string, args: string[], o: ClientOptions): Promise<ClientResult> {

@@ -1,0 +1,214 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, createReadStream, mkdtempSync, openSync, rmSync, writeSync, closeSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Client } from 'ssh2';
+import { startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
+import { runScp, runSftp, runSsh, type ClientResult } from '../helpers/openssh.js';
+import { scenarioHosts, scenarioPolicies, targetKnownHosts, type PolicySpec } from '../helpers/scenario.js';
+import { connectClient, exec } from '../helpers/ssh2-client.js';
+import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { Terminal } from '../helpers/terminal.js';
+
+// Everything a session carries: exec with exit codes and stderr, stdin EOF, env, a pty shell with resizes,
+// signals, scp and sftp, local forwarding, and a 256 MiB transfer each way that arrives intact while
+// Gatehouse's memory stays bounded.
+
+const SECRET = 'Pty-Secret-3141';
+const SPECS: PolicySpec[] = [
+  { alias: 'tgt', plugin: { expect: { token: 'good' } } },
+  { alias: 'tty', plugin: { questions: [['token', 'Token: ', true], ['color', 'Favourite colour: ']], expect: { token: SECRET, color: 'blue' } } },
+  { alias: 'nofwd', plugin: {}, more: { allow_tcp_forwarding: false } },
+];
+const BIG = 256 * 1024 * 1024;
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+function writeRandomFile(path: string, size: number): void {
+  const fd = openSync(path, 'w');
+  const block = randomBytes(4 * 1024 * 1024);
+  for (let written = 0, i = 0; written < size; written += block.length, i++) {
+    block.writeUInt32LE(i, 0); // no two blocks alike, so a reordered or repeated block changes the hash
+    writeSync(fd, block, 0, Math.min(block.length, size - written));
+  }
+  closeSync(fd);
+}
+
+/** Runs `fn` while sampling this process's RSS; returns the peak growth in MiB. */
+async function peakRssGrowth(fn: () => Promise<ClientResult>): Promise<{ result: ClientResult; growthMiB: number }> {
+  global.gc?.();
+  const base = process.memoryUsage().rss;
+  let peak = base;
+  const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 25);
+  try {
+    const result = await fn();
+    return { result, growthMiB: (peak - base) / 1048576 };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+describe('channels through Gatehouse', () => {
+  let sshd: Sshd;
+  let gh: Gatehouse;
+  let work: string;
+  let remote: string;
+  let echo: Server;
+  let echoPort: number;
+  const login = (alias = 'tgt') => `token=good@${sshd.user}@${alias}`;
+  const ssh = (command: string, extra: { stdin?: string | Buffer; options?: string[]; alias?: string } = {}) =>
+    runSsh({ port: gh.port, knownHosts: gh.knownHosts, login: login(extra.alias), command, stdin: extra.stdin, options: extra.options });
+
+  before(async () => {
+    sshd = await startSshd();
+    gh = await startGatehouse({
+      plugins: ['scripted'],
+      policies: (ctx) => scenarioPolicies(ctx, sshd, SPECS),
+      extra: () => ({ hosts: scenarioHosts(sshd, SPECS) }),
+      files: () => targetKnownHosts(sshd),
+    });
+    sshd.authorize(gh.clientKeyLine);
+    work = mkdtempSync(join(tmpdir(), 'gh-chan-'));
+    // A directory the target user can write to (the target is this machine).
+    remote = mkdtempSync(join(tmpdir(), 'gh-remote-'));
+    chmodSync(remote, 0o777);
+    echo = createServer((s) => s.pipe(s));
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+    echoPort = (echo.address() as { port: number }).port;
+  });
+  after(async () => {
+    await gh?.stop();
+    await sshd?.stop();
+    echo?.close();
+    rmSync(work, { recursive: true, force: true });
+    rmSync(remote, { recursive: true, force: true });
+  });
+
+  test('exec: stdout, stderr and the exit status arrive separately', async () => {
+    const r = await ssh('echo out; echo err >&2; exit 3');
+    assert.equal(r.code, 3);
+    assert.equal(r.stdout, 'out\n');
+    assert.match(r.stderr, /^err$/m);
+  });
+
+  test('stdin and its EOF reach the command (cat ends, then the rest of the command runs)', async () => {
+    const r = await ssh('cat; echo after-eof', { stdin: 'line one\nline two\n' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'line one\nline two\nafter-eof\n');
+  });
+
+  test('a command that ends before reading stdin still returns its status (ssh host cmd </dev/null)', async () => {
+    const r = await ssh('exit 0');
+    assert.equal(r.code, 0, r.stderr);
+  });
+
+  test('env requests are forwarded (SendEnv, accepted by the target\'s AcceptEnv)', async () => {
+    const r = await runSsh({
+      port: gh.port, knownHosts: gh.knownHosts, login: login(), command: 'echo "[$GH_PROBE]"', options: ['-o', 'SendEnv=GH_PROBE'],
+    });
+    assert.equal(r.stdout, '[]\n', 'GH_PROBE is unset here, so nothing is sent');
+    process.env['GH_PROBE'] = 'carried-across';
+    try {
+      const r2 = await runSsh({ port: gh.port, knownHosts: gh.knownHosts, login: login(), command: 'echo "[$GH_PROBE]"', options: ['-o', 'SendEnv=GH_PROBE'] });
+      assert.equal(r2.stdout, '[carried-across]\n');
+    } finally {
+      delete process.env['GH_PROBE'];
+    }
+  });
+
+  test('a real terminal: the no-echo answer is not shown, the echo one is; pty size, TERM and resizes reach the target', async () => {
+    const t = new Terminal('ssh', [
+      '-F', '/dev/null', '-tt', '-p', String(gh.port), '-o', `UserKnownHostsFile=${gh.knownHosts}`, '-o', 'StrictHostKeyChecking=yes',
+      '-o', 'PubkeyAuthentication=no', '-l', `${sshd.user}@tty`, '127.0.0.1',
+    ], { cols: 101, rows: 31 });
+    try {
+      let at = await t.waitFor(/Token: /);
+      t.type(`${SECRET}\r`);
+      at = await t.waitFor(/Favourite colour: /, at);
+      t.type('blue\r');
+      at = await t.waitFor(/blue/, at);
+      at = await t.waitFor(/\$ $/, at);
+      assert.ok(!t.transcript.includes(SECRET), `the no-echo answer was echoed:\n${t.transcript}`);
+      t.type('echo "term=$TERM"; stty size\r');
+      at = await t.waitFor(/term=xterm-256color\r\n31 101\r\n/, at);
+      t.resize(120, 40);
+      await new Promise((r) => setTimeout(r, 200));
+      t.type('stty size\r');
+      at = await t.waitFor(/40 120\r\n/, at);
+      t.type('exit 7\r');
+      assert.equal(await t.exited, 7);
+    } finally {
+      t.kill();
+    }
+    const text = JSON.stringify(gh.logs);
+    assert.ok(!text.includes(SECRET), 'the no-echo answer reached the log');
+  });
+
+  test('signals and exit signals (ssh2 client)', async () => {
+    const c: Client = await connectClient(gh.port, login(), []);
+    try {
+      const killed = await exec(c, 'sleep 30', (ch) => setTimeout(() => ch.signal('KILL'), 300));
+      assert.equal(killed.signal, 'SIGKILL');
+      const self = await exec(c, 'kill -TERM $$');
+      assert.equal(self.signal, 'SIGTERM');
+      const fine = await exec(c, 'echo hi');
+      assert.deepEqual([fine.stdout, fine.code], ['hi\n', 0]);
+    } finally {
+      c.end();
+    }
+  });
+
+  test('local forwarding (ssh -W) goes through the target; a policy can forbid it', async () => {
+    const r = await ssh('', { stdin: 'ping through a forward\n', options: ['-W', `127.0.0.1:${echoPort}`] });
+    assert.equal(r.stdout, 'ping through a forward\n', r.stderr);
+    const no = await runSsh({ port: gh.port, knownHosts: gh.knownHosts, login: `token=good@${sshd.user}@nofwd`, stdin: 'x\n', options: ['-W', `127.0.0.1:${echoPort}`] });
+    assert.notEqual(no.code, 0);
+    assert.match(no.stderr, /administratively prohibited|open failed/);
+  });
+
+  test('256 MiB each way with scp, bounded memory, identical checksums', async () => {
+    const local = join(work, 'big.bin');
+    writeRandomFile(local, BIG);
+    const sum = await sha256File(local);
+    const up = await peakRssGrowth(() => runScp({ port: gh.port, knownHosts: gh.knownHosts, login: login(), from: local, to: `127.0.0.1:${remote}/big.bin`, timeoutMs: 240_000 }));
+    assert.equal(up.result.code, 0, up.result.stderr);
+    assert.equal(await sha256File(join(remote, 'big.bin')), sum);
+    assert.ok(up.growthMiB < 96, `memory grew by ${up.growthMiB.toFixed(1)} MiB during a 256 MiB upload`);
+    rmSync(local);
+
+    const back = join(work, 'back.bin');
+    const down = await peakRssGrowth(() => runScp({ port: gh.port, knownHosts: gh.knownHosts, login: login(), from: `127.0.0.1:${remote}/big.bin`, to: back, timeoutMs: 240_000 }));
+    assert.equal(down.result.code, 0, down.result.stderr);
+    assert.equal(await sha256File(back), sum);
+    assert.ok(down.growthMiB < 96, `memory grew by ${down.growthMiB.toFixed(1)} MiB during a 256 MiB download`);
+    rmSync(back);
+    rmSync(join(remote, 'big.bin'));
+    await gh.waitFor('channel byte counts', () => gh.logs.some((l) => l.event === 'channel.close' && (l['bytesToTarget'] as number) > BIG));
+  });
+
+  test('sftp: put, ls, get, rm', async () => {
+    const local = join(work, 'f.bin');
+    writeRandomFile(local, 8 * 1024 * 1024 + 123);
+    const r = await runSftp({
+      port: gh.port, knownHosts: gh.knownHosts, login: login(),
+      commands: `put ${local} ${remote}/f.bin\nls -l ${remote}\nget ${remote}/f.bin ${work}/g.bin\nrm ${remote}/f.bin\n`,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /f\.bin/);
+    assert.equal(await sha256File(join(work, 'g.bin')), await sha256File(local));
+  });
+
+  test('a stream through ssh: 64 MiB into a remote command that hashes it', async () => {
+    const data = randomBytes(64 * 1024 * 1024);
+    const r = await ssh('sha256sum', { stdin: data });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.split(' ')[0], createHash('sha256').update(data).digest('hex'));
+  });
+});

@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Writable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { BastionError } from '../../src/errors.js';
+import { createLogger } from '../../src/log/logger.js';
+import { PluginHost } from '../../src/plugins/plugin-host.js';
+
+// Loading plugins (refused with the reason) and calling hooks in single-use workers.
+
+const MANIFEST = (name: string, extra = '') => `name: ${name}\ndescription: test\nversion: 1.0.0\ntype: aa\napi: 1.2\n${extra}`;
+const ESM = '{ "type": "module" }';
+
+describe('PluginHost', () => {
+  let dir: string;
+  let host: PluginHost;
+  const lines: Record<string, unknown>[] = [];
+
+  const plugin = (name: string, files: Record<string, string>): void => {
+    mkdirSync(join(dir, 'plugins', name), { recursive: true });
+    for (const [f, text] of Object.entries(files)) {
+      mkdirSync(dirname(join(dir, 'plugins', name, f)), { recursive: true });
+      writeFileSync(join(dir, 'plugins', name, f), text);
+    }
+  };
+  const refused = async (name: string, code: string, message: RegExp): Promise<void> => {
+    await assert.rejects(host.load(name, 'aa'), (err: unknown) => {
+      assert.ok(err instanceof BastionError);
+      assert.equal(err.code, code);
+      assert.match(err.message, message);
+      return true;
+    });
+  };
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'gh-plugins-'));
+    const sink = new Writable({ write(c: Buffer, _e, cb) { for (const l of c.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l)); cb(); } });
+    host = new PluginHost({
+      pluginsDir: join(dir, 'plugins'), stateDir: join(dir, 'data'), ephemeralDir: join(dir, 'run'),
+      warmWorkers: 1, memoryMb: 64, log: createLogger('debug', sink),
+    });
+    plugin('counter', {
+      MANIFEST: MANIFEST('counter'), 'package.json': ESM,
+      'main.js': `let calls = 0;
+export class Plugin {
+  constructor(configuration) { this.configuration = configuration; }
+  authenticate(args) { calls++; console.log('hello from', args.session_id); return { verdict: 'ACCEPT', calls, configuration: this.configuration,
+    state: process.env.SCB_PLUGIN_STATE_DIRECTORY, ephemeral: process.env.EPHEMERAL_PLUGIN_STATE_DIRECTORY }; }
+  authorize() { for (;;) {} }
+  session_ended() { return undefined; }
+}`,
+    });
+    plugin('typed', {
+      MANIFEST: MANIFEST('typed'),
+      'main.ts': `import { answer } from './lib/answer.js';\nexport class Plugin { authenticate(args: { key_value_pairs: Record<string, string> }): { verdict: string; n: number } { return { verdict: 'ACCEPT', n: answer(args.key_value_pairs) }; } }`,
+      'lib/answer.ts': 'export function answer(kv: Record<string, string>): number { return Object.keys(kv).length + 41; }',
+    });
+    plugin('nomanifest', { 'main.js': '' });
+    plugin('badapi', { MANIFEST: MANIFEST('badapi').replace('api: 1.2', 'api: 2.0'), 'package.json': ESM, 'main.js': 'export class Plugin {}' });
+    plugin('misnamed', { MANIFEST: MANIFEST('other_name'), 'package.json': ESM, 'main.js': 'export class Plugin {}' });
+    plugin('noclass', { MANIFEST: MANIFEST('noclass'), 'package.json': ESM, 'main.js': 'export const x = 1;' });
+    plugin('syntax', { MANIFEST: MANIFEST('syntax'), 'package.json': ESM, 'main.js': 'export class Plugin { authenticate( {' });
+    plugin('noauth', { MANIFEST: MANIFEST('noauth'), 'package.json': ESM, 'main.js': 'export class Plugin { authorize() { return {verdict: "ACCEPT"}; } }' });
+    plugin('cjs', { MANIFEST: MANIFEST('cjs'), 'package.json': '{ "type": "commonjs" }', 'main.js': 'export class Plugin {}' });
+    plugin('store', { MANIFEST: MANIFEST('store').replace('type: aa', 'type: credentialstore'), 'package.json': ESM, 'main.js': 'export class Plugin {}' });
+    plugin('pyonly', { MANIFEST: MANIFEST('pyonly', 'entry_point: main.py\n'), 'main.py': 'class Plugin: pass\n' });
+    plugin('badts', { MANIFEST: MANIFEST('badts'), 'main.ts': 'export class Plugin { authenticate( { }' });
+  });
+  after(async () => {
+    await host.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a plugin loads and reports its hooks', async () => {
+    const p = await host.load('counter', 'aa');
+    assert.deepEqual([...p.hooks].sort(), ['authenticate', 'authorize', 'session_ended']);
+    assert.equal(p.manifest.version, '1.0.0');
+  });
+
+  test('every call gets a fresh instance and fresh module state, with the configuration and the SPS state directories', async () => {
+    const p = await host.load('counter', 'aa');
+    for (let i = 0; i < 5; i++) {
+      const r = await p.call('authenticate', '[section]\nkey = v', { session_id: `s${i}` }, `s${i}`, 5000);
+      assert.ok(r.ok);
+      const v = r.value as Record<string, string>;
+      assert.equal(v['calls'], 1);
+      assert.equal(v['configuration'], '[section]\nkey = v');
+      assert.equal(v['state'], join(dir, 'data', 'plugins', 'counter'));
+      assert.ok(existsSync(v['state']!) && existsSync(v['ephemeral']!));
+    }
+  });
+
+  test('what a plugin prints is logged line by line with the session id', async () => {
+    const p = await host.load('counter', 'aa');
+    await p.call('authenticate', '', { session_id: 'sid-print' }, 'sid-print', 5000);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(lines.some((l) => l['event'] === 'plugin.output' && l['sid'] === 'sid-print' && l['msg'] === 'hello from sid-print'));
+  });
+
+  test('a busy loop is ended at the timeout', async () => {
+    const p = await host.load('counter', 'aa');
+    const started = Date.now();
+    const r = await p.call('authorize', '', {}, 's', 300);
+    assert.equal(r.ok, false);
+    if (!r.ok) assert.equal(r.code, 'PLUGIN_TIMEOUT');
+    assert.ok(Date.now() - started < 2000);
+    const again = await p.call('authenticate', '', {}, 's', 5000);
+    assert.ok(again.ok, 'the plugin still works after a timed-out call');
+  });
+
+  test('a TypeScript plugin is compiled once per version and runs', async () => {
+    const p = await host.load('typed', 'aa');
+    const r = await p.call('authenticate', '', { key_value_pairs: { a: '1' } }, 's', 5000);
+    assert.ok(r.ok);
+    assert.equal((r.value as { n: number }).n, 42);
+    const compiled = readdirSync(join(dir, 'data', 'compiled-plugins'));
+    assert.equal(compiled.length, 1);
+    assert.match(compiled[0]!, /^typed-1\.0\.0-[0-9a-f]{16}$/);
+  });
+
+  test('broken plugins are refused with the reason', async () => {
+    await refused('nomanifest', 'PLUGIN_LOAD_FAILED', /MANIFEST not found/);
+    await refused('badapi', 'MANIFEST_INVALID', /"api" 2\.0 is not supported/);
+    await refused('misnamed', 'MANIFEST_INVALID', /holds a MANIFEST named "other_name"/);
+    await refused('noclass', 'PLUGIN_LOAD_FAILED', /does not export a class named "Plugin"/);
+    await refused('syntax', 'PLUGIN_LOAD_FAILED', /importing the entry point failed: SyntaxError/);
+    await refused('noauth', 'PLUGIN_LOAD_FAILED', /has no authenticate method/);
+    await refused('cjs', 'PLUGIN_LOAD_FAILED', /must be an ES module/);
+    await refused('store', 'MANIFEST_INVALID', /is of type "credentialstore" but is used as an AA plugin/);
+    await refused('pyonly', 'PLUGIN_LOAD_FAILED', /Python plugins/);
+    await refused('badts', 'PLUGIN_LOAD_FAILED', /TypeScript error/);
+    await refused('missing', 'PLUGIN_LOAD_FAILED', /not found/);
+  });
+});
