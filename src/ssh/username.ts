@@ -15,10 +15,11 @@ export interface TargetSpec {
 export interface LoginRequest {
   readonly serverUser: string;
   readonly target: TargetSpec | undefined;
-  /** key=value pairs from the user name; later duplicates win (spec 11.21). */
+  /**
+   * key=value pairs from the user name; later duplicates win (spec 11.21). `gu=` (inband gateway user) stays a
+   * pair: Gatehouse has no gateway login of its own to verify it, so plugins read it from here, as the SDK does.
+   */
   readonly pairs: Readonly<Record<string, string>>;
-  /** `gu=` inband gateway user, when given (also kept in `pairs`). */
-  readonly gatewayUser: string | undefined;
 }
 
 export type ParseResult = { ok: true; request: LoginRequest } | { ok: false; message: string };
@@ -70,11 +71,7 @@ export function parseUsername(raw: string): ParseResult {
     target = parsed;
   }
 
-  const gu = pairs['gu'];
-  return {
-    ok: true,
-    request: { serverUser: userPart, target, pairs, gatewayUser: gu !== undefined && gu !== '' ? gu : undefined },
-  };
+  return { ok: true, request: { serverUser: userPart, target, pairs } };
 }
 
 /** Parses `host`, `host:port`, `host+port`, `host/port`, `[v6]`, `[v6]:port`. Returns a message on error. */

@@ -85,9 +85,8 @@ describe('parseUsername: key=value pairs and gu= (spec 7.2, 7.3)', () => {
     assert.equal(r.serverUser, 'root');
     assert.equal(r.target, undefined);
   });
-  test('gu=alice@root@db01: inband gateway user, also kept as a pair', () => {
+  test('gu=alice@root@db01: the inband gateway user reaches plugins as a pair', () => {
     const r = ok('gu=alice@root@db01');
-    assert.equal(r.gatewayUser, 'alice');
     assert.deepEqual(r.pairs, { gu: 'alice' });
     assert.equal(r.serverUser, 'root');
     assert.equal(r.target?.host, 'db01');
