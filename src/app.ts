@@ -51,6 +51,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   const addresses: AddressInfo[] = [];
   let demo: DemoTarget | undefined;
   let demoAddress: AddressInfo | undefined;
+  let reloading: Promise<unknown> = Promise.resolve();
 
   return {
     registry,
@@ -66,19 +67,25 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       }
       addresses.push(...(await server.listen(config.listen)));
     },
-    async reload() {
-      const next = await buildRuntime(loadConfigFile(config.file), log, ephemeral);
-      if (JSON.stringify(next.config.listen) !== JSON.stringify(runtime.config.listen) || next.config.keysDir !== runtime.config.keysDir) {
-        log.warn({ event: 'config.restart_needed' }, 'listen addresses, host keys and the demo target change only on restart');
-      }
-      const previous = runtime;
-      runtime = next;
-      await previous.retire();
+    reload() {
+      // One reload at a time, in order: a slow older one must not win over a newer one.
+      const run = reloading.then(async () => {
+        const next = await buildRuntime(loadConfigFile(config.file), log, ephemeral);
+        if (JSON.stringify(next.config.listen) !== JSON.stringify(runtime.config.listen) || next.config.keysDir !== runtime.config.keysDir) {
+          log.warn({ event: 'config.restart_needed' }, 'listen addresses, host keys and the demo target change only on restart');
+        }
+        const previous = runtime;
+        runtime = next;
+        await previous.retire();
+      });
+      reloading = run.catch(() => undefined);
+      return run;
     },
     async stop(deadlineMs = runtime.config.timeouts.shutdownMs) {
       server.stopListening();
       log.info({ event: 'shutdown.start', sessions: registry.size, deadlineMs }, 'shutting down');
-      const drain = registry.closeAll('shutdown', new BastionError('SHUTDOWN', 'Gatehouse is shutting down'));
+      // session_ended gets what is left of the deadline, so that every session is recorded before exit.
+      const drain = registry.closeAll('shutdown', new BastionError('SHUTDOWN', 'Gatehouse is shutting down'), Math.max(deadlineMs - 200, 1));
       let timer: NodeJS.Timeout | undefined;
       const drained = await Promise.race([
         drain.then(() => true),
@@ -87,7 +94,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       clearTimeout(timer);
       if (!drained) log.error({ event: 'shutdown.deadline', left: registry.size }, 'shutdown deadline passed with sessions still closing');
       await demo?.close();
-      await runtime.retire();
+      await runtime.shutdown();
       rmSync(ephemeral, { recursive: true, force: true });
       log.info({ event: 'shutdown.done', drained }, 'stopped');
       return { drained };

@@ -13,9 +13,12 @@ export interface Runtime {
   readonly config: Config;
   readonly hostKeys: readonly LoadedKey[];
   aaPlugin(policy: Policy): PluginHandle | undefined;
+  credentialStore(policy: Policy): PluginHandle | undefined;
   clientKey(path: string): LoadedKey;
-  /** Stops warm plugin workers; hook calls of sessions still on this snapshot keep working. */
+  /** Stops warm plugin runners; hook calls of sessions still on this snapshot keep working. */
   retire(): Promise<void>;
+  /** Stops every plugin runner, calls under way included (process shutdown). */
+  shutdown(): Promise<void>;
 }
 
 export async function buildRuntime(config: Config, log: Logger, ephemeralDir: string): Promise<Runtime> {
@@ -31,18 +34,26 @@ export async function buildRuntime(config: Config, log: Logger, ephemeralDir: st
     stateDir: config.stateDir,
     ephemeralDir: join(ephemeralDir, 'plugins'),
     warmWorkers: config.pluginPool.warmWorkers,
+    maxActive: config.pluginPool.maxActive,
     memoryMb: config.pluginPool.memoryMb,
+    python: config.python,
     log,
   });
   const aa = new Map<string, PluginHandle>();
+  const stores = new Map<string, PluginHandle>();
+  const load = async (name: string, type: 'aa' | 'credentialstore', where: string): Promise<PluginHandle> => {
+    try {
+      return await host.load(name, type);
+    } catch (err) {
+      const e = err as BastionError;
+      throw new BastionError(e.code ?? 'PLUGIN_LOAD_FAILED', `${config.file}: ${where}: ${e.message}`, { cause: err });
+    }
+  };
   try {
     for (const [i, p] of config.policies.entries()) {
-      if (!p.aaPlugin) continue;
-      try {
-        aa.set(p.name, await host.load(p.aaPlugin.name, 'aa'));
-      } catch (err) {
-        const e = err as BastionError;
-        throw new BastionError(e.code ?? 'PLUGIN_LOAD_FAILED', `${config.file}: policies.${i}.aa_plugin.name: ${e.message}`, { cause: err });
+      if (p.aaPlugin) aa.set(p.name, await load(p.aaPlugin.name, 'aa', `policies.${i}.aa_plugin.name`));
+      if (p.targetAuth.method === 'credential_store') {
+        stores.set(p.name, await load(p.targetAuth.store.name, 'credentialstore', `policies.${i}.credential_store.name`));
       }
     }
   } catch (err) {
@@ -53,11 +64,13 @@ export async function buildRuntime(config: Config, log: Logger, ephemeralDir: st
     config,
     hostKeys,
     aaPlugin: (policy) => aa.get(policy.name),
+    credentialStore: (policy) => stores.get(policy.name),
     clientKey: (path) => {
       const k = clientKeys.get(path);
       if (!k) throw new BastionError('TARGET_CREDENTIALS_MISSING', `no client key loaded from ${path}`);
       return k;
     },
     retire: () => host.close(),
+    shutdown: () => host.close(true),
   };
 }

@@ -16,7 +16,10 @@ export type TargetSelection =
   | { readonly kind: 'fixed'; readonly host: string; readonly port: number }
   | { readonly kind: 'inband'; readonly rules: readonly AllowRule[]; readonly defaultPort: number };
 
-export type TargetAuth = { readonly method: 'key'; readonly keyFile: string } | { readonly method: 'password' };
+export type TargetAuth =
+  | { readonly method: 'key'; readonly keyFile: string }
+  | { readonly method: 'password' }
+  | { readonly method: 'credential_store'; readonly store: { readonly name: string; readonly configuration: string } };
 
 export interface UserMapping {
   readonly serverUser: string;
@@ -50,7 +53,9 @@ export interface Config {
     readonly shutdownMs: number;
   };
   readonly limits: { readonly needinfoRounds: number; readonly targetPasswordTries: number; readonly maxUnauthenticated: number };
-  readonly pluginPool: { readonly warmWorkers: number; readonly memoryMb: number };
+  readonly pluginPool: { readonly warmWorkers: number; readonly maxActive: number; readonly memoryMb: number };
+  /** Interpreter for Python plugins (absolute path, as a pyenv shim on PATH costs 5x per call). */
+  readonly python: string;
   readonly ssh: { readonly ciphers?: string[]; readonly kex?: string[]; readonly macs?: string[]; readonly hostKeyAlgorithms?: string[] };
   readonly hosts: ReadonlyMap<string, TargetSpec>;
   readonly demoTarget: { readonly listen: ListenAddress } | undefined;
@@ -127,7 +132,12 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
       targetPasswordTries: raw.limits?.target_password_tries ?? 3,
       maxUnauthenticated: raw.limits?.max_unauthenticated ?? 200,
     },
-    pluginPool: { warmWorkers: raw.plugin_pool?.warm_workers ?? 2, memoryMb: raw.plugin_pool?.memory_mb ?? 256 },
+    pluginPool: {
+      warmWorkers: raw.plugin_pool?.warm_workers ?? 2,
+      maxActive: raw.plugin_pool?.max_active ?? 64,
+      memoryMb: raw.plugin_pool?.memory_mb ?? 256,
+    },
+    python: raw.python!,
     ssh: {
       ...(raw.ssh?.ciphers ? { ciphers: raw.ssh.ciphers } : {}),
       ...(raw.ssh?.kex ? { kex: raw.ssh.kex } : {}),
@@ -162,25 +172,33 @@ function resolvePolicy(
   }
 
   let targetAuth: TargetAuth | undefined;
-  if (p.target_auth.method === 'key') {
-    targetAuth = { method: 'key', keyFile: p.target_auth.key ? abs(p.target_auth.key) : resolve(keysDir, 'client_ed25519') };
-  } else {
-    if (p.target_auth.key) issues.push({ path: at('target_auth', 'key'), message: '"key" only applies to method "key"' });
-    targetAuth = { method: 'password' };
+  const method = p.target_auth.method;
+  if (p.target_auth.key && method !== 'key') issues.push({ path: at('target_auth', 'key'), message: '"key" only applies to method "key"' });
+  if (p.credential_store && method !== 'credential_store') {
+    issues.push({ path: at('credential_store'), message: 'a credential_store is used only with target_auth method "credential_store"' });
   }
-  if (!p.aa_plugin && p.target_auth.method === 'key') {
-    // Fail closed: with Gatehouse's own key and no plugin, nobody would have checked who the user is.
-    issues.push({ path: at('aa_plugin'), message: 'a policy whose target_auth method is "key" needs an aa_plugin to authenticate users (or use method "password")' });
+  if (method === 'key') {
+    targetAuth = { method, keyFile: p.target_auth.key ? abs(p.target_auth.key) : resolve(keysDir, 'client_ed25519') };
+  } else if (method === 'credential_store') {
+    if (!p.credential_store) issues.push({ path: at('credential_store'), message: 'target_auth method "credential_store" needs a credential_store (name and configuration)' });
+    else targetAuth = { method, store: { name: p.credential_store.name, configuration: p.credential_store.configuration ?? '' } };
+  } else {
+    targetAuth = { method };
+  }
+  if (!p.aa_plugin && method !== 'password') {
+    // Fail closed: with credentials that are not the user's own, somebody must have checked who the user is
+    // (spec 6.1: credential stores need gateway authentication).
+    issues.push({ path: at('aa_plugin'), message: `a policy whose target_auth method is "${method}" needs an aa_plugin to authenticate users (or use method "password")` });
   }
 
-  if (!target) return undefined;
+  if (!target || !targetAuth) return undefined;
   return {
     name: p.name,
     aaPlugin: p.aa_plugin ? { name: p.aa_plugin.name, configuration: p.aa_plugin.configuration ?? '' } : undefined,
     target,
     targetAuth,
     hostKeyCheck: {
-      knownHosts: abs(p.host_key_check?.known_hosts ?? 'keys/known_hosts'),
+      knownHosts: p.host_key_check?.known_hosts ? abs(p.host_key_check.known_hosts) : resolve(keysDir, 'known_hosts'),
       policy: p.host_key_check?.policy ?? 'strict',
     },
     usermapping: p.usermapping?.map((m) => ({

@@ -64,12 +64,16 @@ const policy = object({
     }), { min: 1 }),
     default_port: optional(number({ integer: true, min: 1, max: 65535 }), 22),
   })),
+  credential_store: optional(object({
+    name: string(),
+    configuration: optional(string({ nonEmpty: false }), ''),
+  })),
   target_auth: object({
-    method: oneOf(['key', 'password'] as const),
+    method: oneOf(['key', 'password', 'credential_store'] as const),
     key: optional(string()),
   }),
   host_key_check: optional(object({
-    known_hosts: optional(string(), 'keys/known_hosts'),
+    known_hosts: optional(string()),
     policy: optional(oneOf(['strict', 'accept-new'] as const), 'strict'),
   })),
   usermapping: optional(array(object({
@@ -97,8 +101,10 @@ export const configSchema = object({
     target_password_tries: optional(number({ integer: true, min: 1, max: 10 }), 3),
     max_unauthenticated: optional(number({ integer: true, min: 1, max: 100000 }), 200),
   })),
+  python: optional(string({ pattern: /^\//, hint: 'an absolute path such as /usr/bin/python3' }), '/usr/bin/python3'),
   plugin_pool: optional(object({
     warm_workers: optional(number({ integer: true, min: 0, max: 16 }), 2),
+    max_active: optional(number({ integer: true, min: 1, max: 10000 }), 64),
     memory_mb: optional(number({ integer: true, min: 16, max: 4096 }), 256),
   })),
   ssh: optional(object({

@@ -47,7 +47,7 @@ export function object<S extends Shape>(shape: S): Check<ObjectOf<S>> {
     const out: Record<string, unknown> = {};
     const before = ctx.issues.length;
     for (const key of Object.keys(input)) {
-      if (!(key in shape)) {
+      if (!Object.hasOwn(shape, key)) {
         issue(ctx, [...path, key], `unknown key "${key}" (allowed: ${Object.keys(shape).join(', ')})`);
       }
     }

@@ -5,8 +5,10 @@ import type { Logger } from 'pino';
 import { BastionError } from '../errors.js';
 import type { HookName, JsonObject, PluginType } from './contract.js';
 import { parseManifest, type Manifest } from './manifest.js';
+import { pythonTransport } from './python-transport.js';
+import { RunnerPool, SingleUse, type HookOutcome, type OutputSink } from './single-use.js';
 import { compileTsPlugin } from './ts-compile.js';
-import { WorkerPool, type HookOutcome, type PoolOptions } from './worker-pool.js';
+import { workerTransport } from './worker-transport.js';
 
 // Loads plugins from plugins_dir (one folder per plugin, named as its MANIFEST `name`) and runs their hooks
 // off the main event loop. Loading refuses a plugin with the reason; calling never throws: a plugin failure
@@ -17,19 +19,30 @@ export interface PluginHostOptions {
   readonly stateDir: string;
   readonly ephemeralDir: string;
   readonly warmWorkers: number;
+  readonly maxActive: number;
   readonly memoryMb: number;
+  /** Absolute path of the interpreter for Python plugins. */
+  readonly python: string;
   readonly log: Logger;
 }
 
-const REQUIRED_HOOKS: Record<PluginType, readonly string[]> = { aa: ['authenticate'], credentialstore: [] };
-const EXPECTED_HOOKS: Record<PluginType, readonly string[]> = { aa: ['authenticate', 'authorize', 'session_ended'], credentialstore: [] };
+/** A plugin is refused unless it has at least one hook of each group. */
+const REQUIRED_HOOKS: Record<PluginType, readonly (readonly string[])[]> = {
+  aa: [['authenticate']],
+  credentialstore: [['get_password_list', 'get_private_key_list']],
+};
+const EXPECTED_HOOKS: Record<PluginType, readonly string[]> = {
+  aa: ['authenticate', 'authorize', 'session_ended'],
+  credentialstore: ['authentication_completed', 'session_ended'],
+};
 
 export class PluginHandle {
   constructor(
     readonly manifest: Manifest,
     readonly dir: string,
     readonly hooks: ReadonlySet<string>,
-    private readonly pool: WorkerPool,
+    readonly runtime: 'javascript' | 'python',
+    private readonly pool: RunnerPool,
   ) {}
 
   has(hook: HookName): boolean {
@@ -40,8 +53,8 @@ export class PluginHandle {
     return this.pool.call({ hook, configuration, args }, { sessionId, hook }, timeoutMs);
   }
 
-  close(): void {
-    this.pool.close();
+  close(killBusy = false): void {
+    this.pool.close(killBusy);
   }
 }
 
@@ -60,10 +73,11 @@ export class PluginHost {
     return p;
   }
 
-  async close(): Promise<void> {
+  /** Stops warm runners; with `killBusy` also the hook calls under way (process shutdown). */
+  async close(killBusy = false): Promise<void> {
     for (const p of this.loaded.values()) {
       try {
-        (await p).close();
+        (await p).close(killBusy);
       } catch {
         // a plugin that failed to load has nothing to stop
       }
@@ -87,21 +101,24 @@ export class PluginHost {
     }
 
     const entry = await this.entryPoint(dir, manifest);
-    const poolOpts = this.poolOptions(manifest, entry);
-    const probe = await WorkerPool.probe(poolOpts);
-    if ('error' in probe) throw new BastionError('PLUGIN_LOAD_FAILED', `plugin "${name}" refused: ${probe.error}`);
-    const hooks = new Set(probe.hooks);
-    const missing = REQUIRED_HOOKS[type].filter((h) => !hooks.has(h));
-    if (missing.length > 0) {
-      throw new BastionError('PLUGIN_LOAD_FAILED', `plugin "${name}" refused: its Plugin class has no ${missing.join(', ')} method`);
+    const start = this.runnerFactory(manifest, entry);
+    const probe = start();
+    const loaded = await probe.ready;
+    probe.discard();
+    if ('error' in loaded) throw new BastionError('PLUGIN_LOAD_FAILED', `plugin "${name}" refused: ${loaded.error}`);
+    const hooks = new Set(loaded.hooks);
+    const missing = REQUIRED_HOOKS[type].find((group) => !group.some((h) => hooks.has(h)));
+    if (missing) {
+      throw new BastionError('PLUGIN_LOAD_FAILED', `plugin "${name}" refused: its Plugin class has no ${missing.join(' or ')} method`);
     }
     const absent = EXPECTED_HOOKS[type].filter((h) => !hooks.has(h));
     if (absent.length > 0) {
       this.opts.log.warn({ event: 'plugin.hooks_missing', plugin: name, missing: absent },
-        'plugin lacks hooks that SPS requires; calls to them will fail (authorize) or be skipped (session_ended)');
+        'plugin lacks hooks that SPS expects; a missing authorize fails the login, the others are skipped');
     }
-    this.opts.log.info({ event: 'plugin.loaded', plugin: name, version: manifest.version, api: manifest.api, hooks: [...hooks] }, 'plugin loaded');
-    return new PluginHandle(manifest, dir, hooks, new WorkerPool(poolOpts));
+    const runtime = entry.endsWith('.py') ? 'python' : 'javascript';
+    this.opts.log.info({ event: 'plugin.loaded', plugin: name, version: manifest.version, api: manifest.api, runtime, hooks: [...hooks] }, 'plugin loaded');
+    return new PluginHandle(manifest, dir, hooks, runtime, new RunnerPool(start, this.opts.warmWorkers, this.opts.maxActive));
   }
 
   private async entryPoint(dir: string, manifest: Manifest): Promise<string> {
@@ -111,9 +128,6 @@ export class PluginHost {
       throw new BastionError('PLUGIN_LOAD_FAILED', `plugin "${manifest.name}": no entry point (${candidates.join(', ')}) in ${dir}`);
     }
     const ext = extname(entry);
-    if (ext === '.py') {
-      throw new BastionError('PLUGIN_LOAD_FAILED', `plugin "${manifest.name}": Python plugins (${entry}) are not supported by this Gatehouse version yet`);
-    }
     if (ext === '.ts' || ext === '.mts') {
       const out = await compileTsPlugin(dir, manifest.name, manifest.version, join(this.opts.stateDir, 'compiled-plugins'));
       return join(out, entry.replace(/\.mts$/, '.mjs').replace(/\.ts$/, '.js'));
@@ -125,23 +139,23 @@ export class PluginHost {
     return join(dir, entry);
   }
 
-  private poolOptions(manifest: Manifest, entry: string): PoolOptions {
+  /** Starts single-use runners for the plugin: worker threads for JavaScript, python3 processes for Python. */
+  private runnerFactory(manifest: Manifest, entry: string): () => SingleUse {
     const state = join(this.opts.stateDir, 'plugins', manifest.name);
     const ephemeral = join(this.opts.ephemeralDir, manifest.name);
     mkdirSync(state, { recursive: true, mode: 0o700 });
     mkdirSync(ephemeral, { recursive: true, mode: 0o700 });
+    // spec 3.6: the directories SPS gives plugins.
+    const env = { ...process.env, SCB_PLUGIN_STATE_DIRECTORY: state, EPHEMERAL_PLUGIN_STATE_DIRECTORY: ephemeral };
     const log = this.opts.log.child({ plugin: manifest.name });
-    return {
-      entryUrl: pathToFileURL(entry).href,
-      warm: this.opts.warmWorkers,
-      memoryMb: this.opts.memoryMb,
-      // spec 3.6: the directories SPS gives plugins.
-      env: { ...process.env, SCB_PLUGIN_STATE_DIRECTORY: state, EPHEMERAL_PLUGIN_STATE_DIRECTORY: ephemeral },
-      onOutput: (line, stream, call) => {
-        // spec 3.4: what a plugin prints is logged line by line with the session id.
-        log.info({ event: 'plugin.output', stream, ...(call ? { sid: call.sessionId, hook: call.hook } : {}) }, line);
-      },
-    };
+    // spec 3.4: what a plugin prints is logged line by line with the session id.
+    const output: OutputSink = (line, stream, call) =>
+      log.info({ event: 'plugin.output', stream, ...(call ? { sid: call.sessionId, hook: call.hook } : {}) }, line);
+    if (entry.endsWith('.py')) {
+      return () => new SingleUse(pythonTransport({ python: this.opts.python, entry, env }), output);
+    }
+    const entryUrl = pathToFileURL(entry).href;
+    return () => new SingleUse(workerTransport({ entryUrl, memoryMb: this.opts.memoryMb, env }), output);
   }
 }
 

@@ -1,25 +1,14 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import type { RunnerCall, RunnerMessage } from './single-use.js';
 
 // Runs inside a single-use worker thread: imports one plugin module, reports which hooks its `Plugin`
 // class has, then waits for exactly one call: `new Plugin(configuration)[hook](args)`. The result goes
 // back as JSON text, so anything that is not JSON-serialisable is caught here. The host terminates the
 // worker after the answer (or when the call overruns its timeout), so no state survives between calls.
 
-export type WorkerMessage =
-  | { type: 'ready'; hooks: string[] }
-  | { type: 'load_error'; message: string }
-  | { type: 'result'; json: string }
-  | { type: 'error'; code: 'PLUGIN_THREW' | 'PLUGIN_BAD_RESULT' | 'PLUGIN_HOOK_MISSING'; message: string };
-
-export interface WorkerCall {
-  hook: string;
-  configuration: string;
-  args: unknown;
-}
-
 const port = parentPort!;
 const { entryUrl } = workerData as { entryUrl: string };
-const post = (m: WorkerMessage): void => port.postMessage(m);
+const post = (m: RunnerMessage): void => port.postMessage(m);
 
 function describeError(err: unknown): string {
   if (err instanceof Error) return err.stack ?? `${err.name}: ${err.message}`;
@@ -52,7 +41,7 @@ async function main(): Promise<void> {
   const PluginClass = Plugin as new (configuration: string) => Record<string, unknown>;
   post({ type: 'ready', hooks: hookNames(PluginClass) });
 
-  port.once('message', async (call: WorkerCall) => {
+  port.once('message', async (call: RunnerCall) => {
     let result: unknown;
     try {
       const instance = new PluginClass(call.configuration);

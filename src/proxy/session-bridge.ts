@@ -1,8 +1,10 @@
-import type { Writable } from 'node:stream';
+import { createRequire } from 'node:module';
+import { constants } from 'node:os';
 import type {
   AcceptConnection, Client as SshClient, ClientChannel, PseudoTtyInfo, ServerChannel, Session as SshSession, WindowChangeInfo,
 } from 'ssh2';
 import type { Session } from '../session/session.js';
+import { flushed } from './streams.js';
 
 // Carries one client "session" channel to a new session channel on the target: pty-req (term, size, modes)
 // and env are collected and replayed with the shell/exec/subsystem request; window-change and signal follow
@@ -10,12 +12,10 @@ import type { Session } from '../session/session.js';
 // memory stays bounded; EOF, exit-status/exit-signal and close are forwarded in the order OpenSSH expects.
 // Requests nobody handles here (x11, auth-agent) are refused by ssh2 for lack of a listener.
 
-export interface ChannelCounters {
-  toTarget: number;
-  toClient: number;
-}
+const require = createRequire(import.meta.url);
+const { SIGNALS } = require('ssh2/lib/protocol/constants.js') as { SIGNALS: Record<string, 1> };
 
-type ExitArgs = [code: number] | [signal: string, coreDumped: boolean, message: string];
+type ExitInfo = { code: number } | { signal: string; coreDumped: boolean; message: string };
 
 export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConnection<SshSession>, upstream: SshClient): void {
   const session = accept();
@@ -24,6 +24,7 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
   let window: WindowChangeInfo | undefined;
   let up: ClientChannel | undefined;
   let started = false;
+  let clientGone = false;
 
   session.on('pty', (ok, no, info) => {
     if (started) return no?.();
@@ -40,8 +41,11 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
     else window = info;
     ok?.();
   });
-  session.on('signal', (ok, _no, info) => {
-    up?.signal(info.name);
+  session.on('signal', (ok, no, info) => {
+    // ssh2 throws on names outside RFC 4254's list; refuse those instead.
+    const name = info.name.replace(/^SIG/, '');
+    if (!up || !SIGNALS[name]) return no?.();
+    up.signal(name);
     ok?.();
   });
 
@@ -51,19 +55,31 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
     // Accept at once: ssh2 drops a request the client followed with EOF before it was answered.
     const client = acceptReq();
     if (!client) return;
+    client.on('error', () => undefined);
+    client.stderr.on('error', () => undefined);
     s.log.info({ event: 'channel.open', ch: id, type: kind, ...detail, pty: pty ? pty.term : undefined }, 'channel open');
-    open((err, ch) => {
-      if (err) {
-        s.log.warn({ event: 'channel.failed', ch: id, type: kind, err: err.message }, 'target refused the channel');
-        client.stderr.write(`gatehouse: the server refused the request: ${err.message}\r\n`);
-        client.exit(1);
-        client.end();
-        return;
-      }
-      up = ch;
-      if (window) ch.setWindow(window.rows, window.cols, window.height, window.width);
-      relay(s, id, kind, client, ch);
+    const done = new Promise<void>((resolve) => {
+      open((err, ch) => {
+        if (err) {
+          s.log.warn({ event: 'channel.failed', ch: id, type: kind, err: err.message }, 'target refused the channel');
+          client.stderr.write(`gatehouse: the server refused the request: ${err.message}\r\n`);
+          client.exit(1);
+          client.end();
+          resolve();
+          return;
+        }
+        if (clientGone) {
+          // The client closed its channel while the target's was opening: do not leave the command running.
+          ch.close();
+          resolve();
+          return;
+        }
+        up = ch;
+        if (window) ch.setWindow(window.rows, window.cols, window.height, window.width);
+        relay(s, id, kind, client, ch).then(resolve, resolve);
+      });
     });
+    s.trackChannel(done);
   };
 
   const ptyOpts = (): Record<string, unknown> | undefined => pty && {
@@ -74,14 +90,17 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
   session.on('shell', (ok) => start('shell', ok, (cb) => upstream.shell(ptyOpts() ?? false, { env: envOpt() } as never, cb)));
   session.on('exec', (ok, _no, info) => start('exec', ok, (cb) => upstream.exec(info.command, { env: envOpt(), pty: ptyOpts() } as never, cb), { command: info.command }));
   session.on('subsystem', (ok, _no, info) => start(`subsystem:${info.name}`, ok, (cb) => upstream.subsys(info.name, cb)));
-  session.on('close', () => up?.close());
+  session.on('close', () => {
+    clientGone = true;
+    up?.close();
+  });
 }
 
-function relay(s: Session, id: number, kind: string, client: ServerChannel, up: ClientChannel): void {
-  const counters: ChannelCounters = { toTarget: 0, toClient: 0 };
-  let exit: ExitArgs | undefined;
-  let done = false;
-
+async function relay(s: Session, id: number, kind: string, client: ServerChannel, up: ClientChannel): Promise<void> {
+  const counters = { toTarget: 0, toClient: 0 };
+  let exit: ExitInfo | undefined;
+  up.on('error', () => undefined);
+  up.stderr.on('error', () => undefined);
   client.on('data', (c: Buffer) => { counters.toTarget += c.length; s.bytes.toTarget += c.length; });
   up.on('data', (c: Buffer) => { counters.toClient += c.length; s.bytes.toClient += c.length; });
   up.stderr.on('data', (c: Buffer) => { counters.toClient += c.length; s.bytes.toClient += c.length; });
@@ -90,36 +109,41 @@ function relay(s: Session, id: number, kind: string, client: ServerChannel, up: 
   up.stderr.pipe(client.stderr, { end: false });
 
   const exited = new Promise<void>((resolve) => {
-    up.on('exit', (...args: unknown[]) => {
-      exit = (typeof args[0] === 'number' ? [args[0]] : [String(args[1]), Boolean(args[2]), String(args[3] ?? '')]) as ExitArgs;
+    up.on('exit', (code: number | null, signal?: string, coreDumped?: boolean, message?: string) => {
+      exit = typeof code === 'number' ? { code } : { signal: String(signal ?? ''), coreDumped: Boolean(coreDumped), message: String(message ?? '') };
       resolve();
     });
     up.once('close', () => resolve());
   });
   const ended = (r: NodeJS.ReadableStream): Promise<void> => new Promise((resolve) => { r.once('end', resolve); r.once('close', resolve); });
+  const clientClosed = new Promise<'client'>((resolve) => client.once('close', () => resolve('client')));
 
-  const finish = (why: string): void => {
-    if (done) return;
-    done = true;
-    s.log.info({ event: 'channel.close', ch: id, type: kind, by: why, exit: exit?.[0], bytesToTarget: counters.toTarget, bytesToClient: counters.toClient }, 'channel closed');
-  };
-
-  // Target finished: deliver all output, then exit-status, then close (end() closes at once, so it goes last).
-  void Promise.all([ended(up), ended(up.stderr), exited]).then(async () => {
-    if (done) return;
+  const by = await Promise.race([Promise.all([ended(up), ended(up.stderr), exited]).then(() => 'target' as const), clientClosed]);
+  if (by === 'target') {
+    // Deliver all output, then exit-status, then close (end() closes at once, so it goes last).
     await Promise.all([flushed(client), flushed(client.stderr)]);
-    if (exit && client.writable) client.exit(...(exit as [number]));
+    try {
+      if (exit && client.writable) sendExit(client, exit);
+    } catch (err) {
+      s.log.warn({ event: 'channel.exit_unsent', ch: id, err: (err as Error).message }, 'exit status could not be forwarded');
+    }
     client.end();
-    finish('target');
-  });
-  client.once('close', () => {
+  } else {
+    up.unpipe(client);
+    up.stderr.unpipe(client.stderr);
     up.close();
-    finish('client');
-  });
+  }
+  s.log.info({ event: 'channel.close', ch: id, type: kind, by, exit: exit && ('code' in exit ? exit.code : exit.signal), bytesToTarget: counters.toTarget, bytesToClient: counters.toClient }, 'channel closed');
 }
 
-/** Resolves once everything written so far has left the stream's buffer. */
-function flushed(w: Writable): Promise<void> {
-  if (!w.writable || w.writableLength === 0) return Promise.resolve();
-  return new Promise((resolve) => w.write(Buffer.alloc(0), () => resolve()));
+/**
+ * Forwards the target's exit status or signal. ssh2 only sends the signal names of RFC 4254; any other
+ * signal (OpenSSH reports e.g. SIGBUS as "BUS") becomes the shell convention 128 + its number.
+ */
+function sendExit(client: ServerChannel, exit: ExitInfo): void {
+  if ('code' in exit) return client.exit(exit.code);
+  const name = exit.signal.replace(/^SIG/, '');
+  if (SIGNALS[name]) return client.exit(name, exit.coreDumped, exit.message);
+  const n = (constants.signals as Record<string, number>)[`SIG${name}`];
+  client.exit(n ? 128 + n : 255);
 }

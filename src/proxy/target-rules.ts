@@ -34,7 +34,10 @@ export function compileAllowRule(hosts: readonly string[], ports: readonly (read
       addresses.addAddress(ip, isIP(ip) === 4 ? 'ipv4' : 'ipv6');
       hasAddresses = true;
     } else if (NAME_PATTERN.test(h)) {
-      if (h === '*') return '"*" would allow every server; list names, patterns such as *.example.com, or CIDR blocks';
+      if (!/[A-Za-z]/.test(h.replace(/\*|\?/g, ''))) {
+        // "*", "10.0.0.*": a name pattern would also admit any DNS name built to match it.
+        return `"${h}" is not a host name pattern; use a CIDR block (such as 10.0.0.0/24) for addresses`;
+      }
       names.push(globToRegExp(h));
     } else {
       return `"${h}" is not a host name, pattern, IP address or CIDR block`;
@@ -57,7 +60,8 @@ export function addressAllowed(rule: AllowRule, ip: string): boolean {
   return rule.addresses.check(ip, family === 4 ? 'ipv4' : 'ipv6');
 }
 
+/** `*` and `?` stay within one DNS label: `db*` admits db01 but not db.attacker.example. */
 function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^]*').replace(/\?/g, '.');
+  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^.]*').replace(/\?/g, '[^.]');
   return new RegExp(`^${body}$`, 'i');
 }

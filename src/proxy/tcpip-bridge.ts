@@ -1,5 +1,6 @@
 import type { AcceptConnection, Channel, Client as SshClient, RejectConnection, TcpipRequestInfo } from 'ssh2';
 import type { Session } from '../session/session.js';
+import { flushed } from './streams.js';
 
 // Local port forwarding (ssh -L / -W, direct-tcpip): the target's sshd opens the connection, so the target's
 // own forwarding rules apply on top of the policy's allow_tcp_forwarding. The client channel is accepted only
@@ -18,21 +19,28 @@ export function bridgeTcpip(s: Session, id: number, accept: AcceptConnection<Cha
       return;
     }
     const client = accept();
+    client.on('error', () => undefined);
+    up.on('error', () => undefined);
     const counters = { toTarget: 0, toClient: 0 };
     s.log.info({ event: 'channel.open', ch: id, type: 'direct-tcpip', dest: `${info.destIP}:${info.destPort}` }, 'channel open');
     client.on('data', (c: Buffer) => { counters.toTarget += c.length; s.bytes.toTarget += c.length; });
     up.on('data', (c: Buffer) => { counters.toClient += c.length; s.bytes.toClient += c.length; });
+    // Half-close is kept: the target's EOF becomes an EOF to the client (ending a server-side ssh2 channel
+    // would also close it and drop what the client is still sending).
     client.pipe(up);
-    up.pipe(client);
+    up.pipe(client, { end: false });
+    up.once('end', () => void flushed(client).then(() => client.eof()));
     let closed = false;
-    const close = (by: string): void => {
+    const close = async (by: 'client' | 'target'): Promise<void> => {
       if (closed) return;
       closed = true;
       up.close();
+      if (by === 'target') await flushed(client);
       client.close();
       s.log.info({ event: 'channel.close', ch: id, type: 'direct-tcpip', by, bytesToTarget: counters.toTarget, bytesToClient: counters.toClient }, 'channel closed');
     };
-    client.once('close', () => close('client'));
-    up.once('close', () => close('target'));
+    client.once('close', () => void close('client'));
+    up.once('close', () => void close('target'));
+    s.trackChannel(new Promise((resolve) => { client.once('close', resolve); up.once('close', resolve); }));
   });
 }

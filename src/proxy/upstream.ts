@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
-import ssh2, { type AnyAuthMethod, type Client as SshClient, type ConnectConfig, type Prompt } from 'ssh2';
+import { createHash } from 'node:crypto';
+import ssh2, { type AnyAuthMethod, type AuthenticationType, type Client as SshClient, type ConnectConfig, type NextAuthHandler, type Prompt } from 'ssh2';
 import type { Logger } from 'pino';
 import { BastionError } from '../errors.js';
 import { appendKnownHost, checkHostKey, keyTypeOf, knownKeyTypes, readKnownHosts, type HostKeyStatus } from './known-hosts.js';
@@ -12,7 +13,8 @@ import type { ResolvedTarget } from './target-resolver.js';
 const require = createRequire(import.meta.url);
 const { DEFAULT_SERVER_HOST_KEY } = require('ssh2/lib/protocol/constants.js') as { DEFAULT_SERVER_HOST_KEY: string[] };
 
-export type TargetCredential = { readonly privateKey: Buffer } | { readonly password: string };
+/** What Gatehouse may try on the target, in order, within one connection. */
+export type TargetCredential = { readonly privateKeys: readonly Buffer[] } | { readonly passwords: readonly string[] };
 
 export interface UpstreamOptions {
   readonly target: ResolvedTarget;
@@ -33,6 +35,7 @@ export function connectUpstream(o: UpstreamOptions): Promise<SshClient> {
   const lines = readKnownHosts(o.hostKeyCheck.knownHosts);
   const preferred = knownKeyTypes(lines, target.hostKeyNames, target.port).flatMap((t) => ALGOS_FOR_KEY_TYPE[t] ?? [t]);
   let hostKey: { status: HostKeyStatus; type: string } | undefined;
+  let lastAuth: AuthAttempt | undefined;
   const started = performance.now();
 
   const config: ConnectConfig = {
@@ -57,17 +60,7 @@ export function connectUpstream(o: UpstreamOptions): Promise<SshClient> {
       }
       return false;
     },
-    authHandler: ('privateKey' in o.credential
-      ? [{ type: 'publickey', username: o.username, key: o.credential.privateKey }]
-      : [
-        { type: 'password', username: o.username, password: o.credential.password },
-        {
-          type: 'keyboard-interactive', username: o.username,
-          // A target that asks for its password by keyboard-interactive (PAM) gets the same password.
-          prompt: (_n: string, _i: string, _l: string, prompts: Prompt[], finish: (a: string[]) => void) =>
-            finish(prompts.map(() => (o.credential as { password: string }).password)),
-        },
-      ]) as AnyAuthMethod[] as ConnectConfig['authHandler'],
+    authHandler: authHandler(o, (m) => { lastAuth = m; }),
   };
 
   return new Promise((resolve, reject) => {
@@ -75,7 +68,7 @@ export function connectUpstream(o: UpstreamOptions): Promise<SshClient> {
     let settled = false;
     client.once('ready', () => {
       settled = true;
-      log.info({ event: 'target.connect', host: target.name, address: target.address, port: target.port, user: o.username, ms: Math.round(performance.now() - started) }, 'target connected');
+      log.info({ event: 'target.connect', host: target.name, address: target.address, port: target.port, user: o.username, auth: lastAuth, ms: Math.round(performance.now() - started) }, 'target connected');
       resolve(client);
     });
     client.on('error', (err: Error & { level?: string; code?: string }) => {
@@ -93,6 +86,44 @@ export function connectUpstream(o: UpstreamOptions): Promise<SshClient> {
     });
     client.connect(config);
   });
+}
+
+/** Describes an attempt for the log: method and, for keys, type and SHA256 fingerprint (never the key). */
+interface AuthAttempt {
+  readonly method: string;
+  readonly keyType?: string;
+  readonly fingerprint?: string;
+}
+
+function authHandler(o: UpstreamOptions, onTry: (a: AuthAttempt) => void): ConnectConfig['authHandler'] {
+  const queue: { attempt: AuthAttempt; method: AnyAuthMethod }[] = [];
+  const username = o.username;
+  if ('privateKeys' in o.credential) {
+    for (const key of o.credential.privateKeys) {
+      const parsed = ssh2.utils.parseKey(key);
+      const pub = parsed instanceof Error || Array.isArray(parsed) ? undefined : parsed;
+      queue.push({
+        attempt: { method: 'publickey', keyType: pub?.type, fingerprint: pub ? `SHA256:${createHash('sha256').update(pub.getPublicSSH()).digest('base64').replace(/=+$/, '')}` : undefined },
+        method: { type: 'publickey', username, key },
+      });
+    }
+  } else {
+    for (const password of o.credential.passwords) {
+      queue.push({ attempt: { method: 'password' }, method: { type: 'password', username, password } });
+      // A target that asks for its password by keyboard-interactive (PAM) gets the same password.
+      const prompt = (_n: string, _i: string, _l: string, prompts: Prompt[], finish: (a: string[]) => void): void => finish(prompts.map(() => password));
+      queue.push({ attempt: { method: 'keyboard-interactive' }, method: { type: 'keyboard-interactive', username, prompt } });
+    }
+  }
+  return (methodsLeft: AuthenticationType[] | null, _partial: boolean | null, _next: NextAuthHandler) => {
+    for (let item = queue.shift(); item; item = queue.shift()) {
+      if (methodsLeft && !methodsLeft.includes(item.method.type as AuthenticationType)) continue;
+      o.log.debug({ event: 'target.auth_try', ...item.attempt }, 'trying target login');
+      onTry(item.attempt);
+      return item.method;
+    }
+    return false;
+  };
 }
 
 function upstreamError(

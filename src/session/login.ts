@@ -5,6 +5,7 @@ import { chooseTarget } from '../proxy/target-resolver.js';
 import { connectUpstream, type TargetCredential } from '../proxy/upstream.js';
 import { parseUsername } from '../ssh/username.js';
 import { AaClient } from './aa-client.js';
+import { CredstoreClient } from './credstore-client.js';
 import type { Session } from './session.js';
 
 // The login of one session, in the order SPS runs it: parse the user name, pick the policy and target,
@@ -26,6 +27,7 @@ export async function runLogin(s: Session, username: string, prompter: Prompter)
   s.bind({ user: request.serverUser });
 
   const { policy, target } = await withDeadline(chooseTarget(cfg, request), cfg.timeouts.targetConnectMs, resolveTimeout(request.target?.host));
+  if (s.closed) throw new BastionError('CLIENT_GONE', 'session closed while the target was resolved');
   s.policy = policy;
   s.target = target;
   s.bind({ policy: policy.name, target: `${target.name}:${target.port}` });
@@ -42,6 +44,10 @@ export async function runLogin(s: Session, username: string, prompter: Prompter)
   };
 
   const plugin = s.runtime.aaPlugin(policy);
+  const store = s.runtime.credentialStore(policy);
+  if (store && policy.targetAuth.method === 'credential_store') {
+    s.credstore = new CredstoreClient(store, policy.targetAuth.store.configuration, s, cfg.timeouts.pluginMs);
+  }
   let authenticated = false;
   if (plugin && policy.aaPlugin) {
     const aa = new AaClient(plugin, policy.aaPlugin.configuration, s, cfg.timeouts.pluginMs);
@@ -126,23 +132,82 @@ async function connectTarget(s: Session, prompter: Prompter): Promise<SshClient>
   const cfg = s.runtime.config;
   const policy = s.policy!;
   const target = s.target!;
-  const common = {
-    target, username: s.serverUser!, hostKeyCheck: policy.hostKeyCheck, timeoutMs: cfg.timeouts.targetConnectMs, log: s.log,
-  };
-  if (policy.targetAuth.method === 'key') {
-    const credential: TargetCredential = { privateKey: s.runtime.clientKey(policy.targetAuth.keyFile).pem };
-    return connectUpstream({ ...common, credential });
+  const connect = (credential: TargetCredential): Promise<SshClient> => s.closed
+    ? Promise.reject(new BastionError('CLIENT_GONE', 'session closed before the target login'))
+    : connectUpstream({
+    target, username: s.serverUser!, hostKeyCheck: policy.hostKeyCheck, timeoutMs: cfg.timeouts.targetConnectMs, log: s.log, credential,
+  });
+  const auth = policy.targetAuth;
+  if (auth.method === 'key') return connect({ privateKeys: [s.runtime.clientKey(auth.keyFile).pem] });
+  if (auth.method === 'credential_store') {
+    const upstream = await fromCredentialStore(s, connect);
+    if (upstream) return upstream;
+    s.log.info({ event: 'credential.fallback' }, 'no credential from the store worked; asking the user for the target password');
   }
   // As SPS falls back to, ask the user for the target password (never logged, never stored).
   for (let attempt = 1; ; attempt++) {
     const password = await prompter.ask(`${s.serverUser}@${target.name}'s password: `, false);
     try {
-      return await connectUpstream({ ...common, credential: { password } });
+      return await connect({ passwords: [password] });
     } catch (err) {
-      if (!(err instanceof BastionError) || err.code !== 'TARGET_AUTH_FAILED' || attempt >= cfg.limits.targetPasswordTries) throw err;
+      if (!isAuthFailure(err) || attempt >= cfg.limits.targetPasswordTries) throw err;
       s.log.info({ event: 'target.auth_retry', attempt }, 'target password refused; asking again');
     }
   }
+}
+
+/**
+ * Keys from the store first, then its passwords (each list asked for only when needed, spec 6.1), each list
+ * tried in order within one connection. Returns undefined when nothing usable worked; the store then hears
+ * nothing more about it (authentication_completed is only for success).
+ */
+async function fromCredentialStore(s: Session, connect: (c: TargetCredential) => Promise<SshClient>): Promise<SshClient | undefined> {
+  const store = s.credstore!;
+  const target = s.target!;
+  const args = {
+    protocol: 'ssh' as const,
+    client_hostname: null,
+    client_ip: s.client.ip,
+    gateway_username: s.gateway?.user ?? null,
+    gateway_password: '', // Gatehouse's gateway authentication is the AA plugin; it reveals no password
+    gateway_groups: s.gateway?.groups ?? [],
+    gateway_domain: null,
+    server_username: s.serverUser!,
+    server_ip: target.address,
+    server_hostname: target.name === target.address ? null : target.name,
+    server_port: target.port,
+    server_domain: null,
+    target_username: s.serverUser!,
+    target_host: target.address,
+    target_port: target.port,
+    target_domain: null,
+  };
+  const attempts: (() => Promise<TargetCredential | undefined>)[] = [
+    async () => {
+      const keys = await store.privateKeys(args);
+      return keys.length > 0 ? { privateKeys: keys.map((k) => Buffer.from(k.pem)) } : undefined;
+    },
+    async () => {
+      const passwords = await store.passwords(args);
+      return passwords.length > 0 ? { passwords } : undefined;
+    },
+  ];
+  for (const next of attempts) {
+    const credential = await next();
+    if (!credential) continue;
+    try {
+      const upstream = await connect(credential);
+      await store.authenticationCompleted();
+      return upstream;
+    } catch (err) {
+      if (!isAuthFailure(err)) throw err;
+    }
+  }
+  return undefined;
+}
+
+function isAuthFailure(err: unknown): boolean {
+  return err instanceof BastionError && err.code === 'TARGET_AUTH_FAILED';
 }
 
 function resolveTimeout(host: string | undefined): BastionError {

@@ -31,9 +31,9 @@ export class SessionRegistry {
     return [...this.sessions];
   }
 
-  /** Closes every session (each runs session_ended) and resolves when all have finished closing. */
-  async closeAll(reason: CloseReason, error?: BastionError): Promise<void> {
-    await Promise.all(this.list().map((s) => s.close(reason, error)));
+  /** Closes every session (each runs session_ended within `hookTimeoutMs`); resolves when all have closed. */
+  async closeAll(reason: CloseReason, error?: BastionError, hookTimeoutMs?: number): Promise<void> {
+    await Promise.all(this.list().map((s) => s.close(reason, error, hookTimeoutMs)));
   }
 
   /** Resolves when no session is left. */

@@ -7,7 +7,9 @@ import type { JsonObject } from '../plugins/contract.js';
 import type { ResolvedTarget } from '../proxy/target-resolver.js';
 import type { Runtime } from '../runtime.js';
 import type { SessionStore } from '../store/session-store.js';
-import type { AaClient, SharedSessionState } from './aa-client.js';
+import type { AaClient } from './aa-client.js';
+import type { CredstoreClient } from './credstore-client.js';
+import type { SharedSessionState } from './plugin-client.js';
 
 // One Session per client connection, from TCP accept to the last byte. It moves through explicit phases,
 // carries a child logger that gains `user` and `target` as they become known, and ends through one idempotent
@@ -35,6 +37,7 @@ export class Session implements SharedSessionState {
   readonly additionalMetadata: string[] = [];
 
   aa: AaClient | undefined;
+  credstore: CredstoreClient | undefined;
   policy: Policy | undefined;
   target: ResolvedTarget | undefined;
   serverUser: string | undefined;
@@ -44,6 +47,7 @@ export class Session implements SharedSessionState {
 
   private closing: Promise<void> | undefined;
   private readonly closeListeners: (() => void)[] = [];
+  private readonly channels = new Set<Promise<unknown>>();
 
   constructor(
     readonly conn: Connection,
@@ -70,12 +74,29 @@ export class Session implements SharedSessionState {
     else this.closeListeners.push(fn);
   }
 
-  close(reason: CloseReason, error?: BastionError): Promise<void> {
-    this.closing ??= this.doClose(reason, error);
+  /** Registers a channel relay; the session waits for open relays before it closes on a target disconnect. */
+  trackChannel(done: Promise<unknown>): void {
+    this.channels.add(done);
+    void done.finally(() => this.channels.delete(done));
+  }
+
+  /** Resolves when every channel relay has finished, or after `ms`. */
+  async channelsDone(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.channels]), new Promise((r) => { timer = setTimeout(r, ms); })]);
+    clearTimeout(timer);
+  }
+
+  /**
+   * Ends the session; every path goes through here and only the first call acts. `hookTimeoutMs` bounds the
+   * session_ended calls (shutdown passes what is left of its deadline).
+   */
+  close(reason: CloseReason, error?: BastionError, hookTimeoutMs?: number): Promise<void> {
+    this.closing ??= this.doClose(reason, error, hookTimeoutMs);
     return this.closing;
   }
 
-  private async doClose(reason: CloseReason, error: BastionError | undefined): Promise<void> {
+  private async doClose(reason: CloseReason, error: BastionError | undefined, hookTimeoutMs: number | undefined): Promise<void> {
     const wasActive = this.phase === 'active';
     this.phase = 'closing';
     for (const fn of this.closeListeners.splice(0)) {
@@ -95,7 +116,8 @@ export class Session implements SharedSessionState {
     } catch {
       // already gone
     }
-    if (this.aa?.tookPart) await this.aa.sessionEnded();
+    // spec 11.15: session_ended once for every plugin that took part.
+    await Promise.all([this.aa, this.credstore].filter((p) => p?.tookPart).map((p) => p!.sessionEnded(hookTimeoutMs)));
     const now = Date.now();
     try {
       await this.hooks.store.record({

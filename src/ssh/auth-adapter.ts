@@ -39,10 +39,16 @@ export class AuthAdapter implements Prompter {
     session.onClose(() => {
       this.pending?.reject(new BastionError('CLIENT_GONE', 'session closed while a question was pending'));
       this.pending = undefined;
+      // A target login that finished but was never handed to the session must not stay open.
+      if (this.outcome?.ok && this.session.upstream !== this.outcome.upstream) this.outcome.upstream.end();
     });
   }
 
   handle(ctx: AuthContext): void {
+    // A new request supersedes the one before it (ssh2 aborts an unfinished keyboard-interactive exchange):
+    // never prompt on, accept or refuse a request the client has moved on from.
+    this.ctx = undefined;
+    this.prompted = false;
     if (this.session.closed) {
       ctx.reject([]);
       return;

@@ -73,6 +73,8 @@ export class SshServer {
     const { registry, store, log } = this.deps;
     const rt = this.deps.runtime();
     const cfg = rt.config;
+    // First thing: ssh2 emits 'error' for bad packets and resets, and an unhandled one would end the process.
+    conn.on('error', (err: Error) => log.debug({ event: 'client.error', ip: info.ip, err: err.message }, 'client connection error'));
     if (registry.loggingIn >= cfg.limits.maxUnauthenticated) {
       log.warn({ event: 'session.refused', ip: info.ip, limit: cfg.limits.maxUnauthenticated }, 'too many logins in progress; connection refused');
       conn.end();
@@ -97,7 +99,8 @@ export class SshServer {
       s.phase = 'active';
       s.log.info({ event: 'session.active', gatewayUser: s.gateway?.user }, 'login accepted');
       upstream.on('error', (err: Error) => s.log.warn({ event: 'target.error', err: err.message }, 'target connection error'));
-      upstream.once('close', () => void s.close('target_closed'));
+      // Let open channels deliver their last output and exit status before the client connection goes.
+      upstream.once('close', () => void s.channelsDone(5_000).then(() => s.close('target_closed')));
     });
     conn.on('authentication', (ctx) => auth.handle(ctx));
 
@@ -110,7 +113,6 @@ export class SshServer {
       if (s.phase !== 'active' || !s.upstream) return reject();
       bridgeTcpip(s, ++channels, accept, reject, info2, s.upstream);
     });
-    conn.on('error', (err: Error) => s.log.debug({ event: 'client.error', err: err.message }, 'client connection error'));
     conn.once('close', () => void s.close(s.phase === 'active' ? 'logout' : 'client_gone'));
   }
 }

@@ -45,7 +45,8 @@ export function parseUsername(raw: string): ParseResult {
     first++;
   }
   const rest = tokens.slice(first);
-  if (rest.length === 0) return fail(`No user name in "${raw}": key=value pairs must be followed by a user name.`);
+  // Messages never repeat the pairs: they may hold pre-answered secrets, and messages are logged.
+  if (rest.length === 0) return fail('No user name: key=value pairs must be followed by a user name.');
 
   let userPart: string;
   let targetPart: string | undefined;
@@ -61,7 +62,7 @@ export function parseUsername(raw: string): ParseResult {
     userPart = last;
   }
 
-  if (userPart.length === 0) return fail(`No user name in "${raw}".`);
+  if (userPart.length === 0) return fail('No user name before the server name.');
   if (userPart.split('@').some((part) => part.length === 0)) return fail(`Invalid user name "${userPart}".`);
 
   let target: TargetSpec | undefined;

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import ssh2 from 'ssh2';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
 import { runSsh } from '../helpers/openssh.js';
-import { scenarioHosts, scenarioPolicies, targetKnownHosts, type PolicySpec } from '../helpers/scenario.js';
+import { FIXTURE_AA_PLUGINS, scenarioHosts, scenarioPolicies, targetKnownHosts, type PolicySpec } from '../helpers/scenario.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
 
 // Logins through Gatehouse with the real OpenSSH client to a real OpenSSH sshd: the AA plugin's questions,
@@ -24,7 +24,7 @@ const SPECS: PolicySpec[] = [
   { alias: 'two-questions', plugin: { questions: [['pin', 'PIN: ', true], ['otp', 'OTP: ', true]], expect: { pin: 'Pin-55719', otp: '' } } },
 ];
 
-describe('login through Gatehouse (OpenSSH client -> Gatehouse -> OpenSSH sshd)', () => {
+for (const plugin of FIXTURE_AA_PLUGINS) describe(`login through Gatehouse (OpenSSH client -> Gatehouse -> OpenSSH sshd) [${plugin}]`, () => {
   let sshd: Sshd;
   let gh: Gatehouse;
   let sessions = 0;
@@ -38,8 +38,8 @@ describe('login through Gatehouse (OpenSSH client -> Gatehouse -> OpenSSH sshd)'
   before(async () => {
     sshd = await startSshd();
     gh = await startGatehouse({
-      plugins: ['scripted'],
-      policies: (ctx) => scenarioPolicies(ctx, sshd, SPECS),
+      plugins: [plugin],
+      policies: (ctx) => scenarioPolicies(ctx, sshd, SPECS, plugin),
       extra: () => ({ hosts: scenarioHosts(sshd, SPECS), timeouts: { login_grace: 5 } }),
       files: () => targetKnownHosts(sshd),
     });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startGatehouse, type Gatehouse, type LogLine } from '../helpers/gatehouse.js';
 import { runSsh } from '../helpers/openssh.js';
-import { scenarioHosts, scenarioPolicies, targetKnownHosts, type PolicySpec } from '../helpers/scenario.js';
+import { FIXTURE_AA_PLUGINS, scenarioHosts, scenarioPolicies, targetKnownHosts, type PolicySpec } from '../helpers/scenario.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
 
 // A plugin that throws, hangs, crashes or returns garbage denies that login with a coded log line, gets its
@@ -22,7 +22,7 @@ const SPECS: PolicySpec[] = [
   { alias: 'ended-throws', plugin: { fail: { hook: 'session_ended', how: 'throw' } } },
 ];
 
-describe('plugin failures deny that login only', () => {
+for (const plugin of FIXTURE_AA_PLUGINS) describe(`plugin failures deny that login only [${plugin}]`, () => {
   let sshd: Sshd;
   let gh: Gatehouse;
   let sessions = 0;
@@ -39,8 +39,8 @@ describe('plugin failures deny that login only', () => {
   before(async () => {
     sshd = await startSshd();
     gh = await startGatehouse({
-      plugins: ['scripted'],
-      policies: (ctx) => scenarioPolicies(ctx, sshd, SPECS),
+      plugins: [plugin],
+      policies: (ctx) => scenarioPolicies(ctx, sshd, SPECS, plugin),
       // proxy timeout 4 s: plugin calls get 2 s.
       extra: () => ({ hosts: scenarioHosts(sshd, SPECS), timeouts: { proxy: 4 } }),
       files: () => targetKnownHosts(sshd),

@@ -21,6 +21,8 @@ export interface LogLine {
 }
 
 export interface PluginCall {
+  /** "store" for the credential-store fixtures; absent for AA fixtures. */
+  readonly plugin?: string;
   readonly hook: string;
   readonly session_id: string;
   readonly args: Record<string, unknown>;
@@ -48,7 +50,7 @@ export interface Gatehouse extends HarnessContext {
   readonly configFile: string;
   /** known_hosts file for the OpenSSH client, trusting Gatehouse's host keys. */
   readonly knownHosts: string;
-  /** Public key line of Gatehouse's client key (for the target's authorized_keys). */
+  /** Public key line of Gatehouse's client key (for the target's authorized_keys); '' when no policy uses it. */
   readonly clientKeyLine: string;
   readonly logs: LogLine[];
   calls(hook?: string): PluginCall[];
@@ -95,7 +97,12 @@ export async function startGatehouse(opts: GatehouseOptions): Promise<Gatehouse>
   });
   const config = loadConfigFile(configFile);
   const app = await createApp(config, createLogger('debug', sink));
-  await app.start();
+  try {
+    await app.start();
+  } catch (err) {
+    await app.stop(1000);
+    throw err;
+  }
   const port = app.addresses[0]!.port;
   const keysDir = join(dir, 'keys');
   const knownHosts = join(dir, 'client_known_hosts');
@@ -116,7 +123,7 @@ export async function startGatehouse(opts: GatehouseOptions): Promise<Gatehouse>
     port,
     configFile,
     knownHosts,
-    clientKeyLine: readFileSync(join(keysDir, 'client_ed25519.pub'), 'utf8').trim(),
+    clientKeyLine: existsSync(join(keysDir, 'client_ed25519.pub')) ? readFileSync(join(keysDir, 'client_ed25519.pub'), 'utf8').trim() : '',
     logs,
     calls(hook) {
       if (!existsSync(ctx.callsFile)) return [];

@@ -16,10 +16,13 @@ export interface PolicySpec {
   readonly more?: Record<string, unknown>;
 }
 
-export function scenarioPolicies(ctx: HarnessContext, sshd: Sshd, specs: readonly PolicySpec[]): unknown[] {
+/** The JavaScript fixture AA plugin and its Python twin: plugin tests run against both. */
+export const FIXTURE_AA_PLUGINS = ['scripted', 'scripted_py'] as const;
+
+export function scenarioPolicies(ctx: HarnessContext, sshd: Sshd, specs: readonly PolicySpec[], plugin = 'scripted'): unknown[] {
   return specs.map((s) => ({
     name: s.alias,
-    ...(s.plugin ? { aa_plugin: { name: s.pluginName ?? 'scripted', configuration: JSON.stringify({ record: ctx.callsFile, ...s.plugin }) } } : {}),
+    ...(s.plugin ? { aa_plugin: { name: s.pluginName ?? plugin, configuration: JSON.stringify({ record: ctx.callsFile, ...s.plugin }) } } : {}),
     targets: { allow: [{ hosts: [s.alias], ports: [s.port ?? sshd.port] }] },
     target_auth: s.targetAuth ?? { method: 'key' },
     host_key_check: s.hostKeyCheck ?? { known_hosts: 'target_known_hosts', policy: 'strict' },

@@ -88,8 +88,9 @@ describe('config.yaml', () => {
     assert.ok(parseConfig(`listen: ["0.0.0.0:2222"]\npolicies:\n  - name: a\n    target: {host: h}\n    target_auth: {method: password}\n`, FILE));
   });
 
-  test('allow-list entries: a bare "*" and malformed CIDRs are refused', () => {
-    assert.match(fails(POLICY.replace('"*.prod.example.com", ', '"*", ').replace(/^/, 'listen: ["0.0.0.0:2222"]\n')), /would allow every server/);
+  test('allow-list entries: a bare "*", address globs and malformed CIDRs are refused', () => {
+    assert.match(fails(POLICY.replace('"*.prod.example.com", ', '"*", ').replace(/^/, 'listen: ["0.0.0.0:2222"]\n')), /"\*" is not a host name pattern/);
+    assert.match(fails(POLICY.replace('"*.prod.example.com", ', '"10.0.0.*", ').replace(/^/, 'listen: ["0.0.0.0:2222"]\n')), /use a CIDR block/);
     assert.match(fails(POLICY.replace('10.0.0.0/8', '10.0.0.0/33').replace(/^/, 'listen: ["0.0.0.0:2222"]\n')), /not a CIDR block/);
   });
 
@@ -107,6 +108,8 @@ describe('config.yaml', () => {
     assert.ok(nameAllowed(rule, 'web1.prod.example.com'));
     assert.ok(nameAllowed(rule, 'DB01'));
     assert.ok(!nameAllowed(rule, 'prod.example.com.evil.org'));
+    // * stays within one DNS label.
+    assert.ok(!nameAllowed(rule, 'a.b.prod.example.com'));
     assert.ok(addressAllowed(rule, '10.1.2.3'));
     assert.ok(!addressAllowed(rule, '11.1.2.3'));
     assert.ok(portAllowed(rule, 22) && portAllowed(rule, 2250) && !portAllowed(rule, 2300));

@@ -39,7 +39,7 @@ describe('PluginHost', () => {
     const sink = new Writable({ write(c: Buffer, _e, cb) { for (const l of c.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l)); cb(); } });
     host = new PluginHost({
       pluginsDir: join(dir, 'plugins'), stateDir: join(dir, 'data'), ephemeralDir: join(dir, 'run'),
-      warmWorkers: 1, memoryMb: 64, log: createLogger('debug', sink),
+      warmWorkers: 1, maxActive: 8, memoryMb: 64, python: '/usr/bin/python3', log: createLogger('debug', sink),
     });
     plugin('counter', {
       MANIFEST: MANIFEST('counter'), 'package.json': ESM,
@@ -66,6 +66,45 @@ export class Plugin {
     plugin('cjs', { MANIFEST: MANIFEST('cjs'), 'package.json': '{ "type": "commonjs" }', 'main.js': 'export class Plugin {}' });
     plugin('store', { MANIFEST: MANIFEST('store').replace('type: aa', 'type: credentialstore'), 'package.json': ESM, 'main.js': 'export class Plugin {}' });
     plugin('pyonly', { MANIFEST: MANIFEST('pyonly', 'entry_point: main.py\n'), 'main.py': 'class Plugin: pass\n' });
+    plugin('pysyntax', { MANIFEST: MANIFEST('pysyntax', 'entry_point: main.py\n'), 'main.py': 'class Plugin:\n  def authenticate(self:\n' });
+    plugin('pynoclass', { MANIFEST: MANIFEST('pynoclass', 'entry_point: main.py\n'), 'main.py': 'x = 1\n' });
+    plugin('py', {
+      MANIFEST: MANIFEST('py', 'entry_point: main.py\n'),
+      'helper.py': 'def double(x):\n    return 2 * x\n',
+      'main.py': `#!/usr/bin/env pluginwrapper3
+import os
+from helper import double
+calls = 0
+
+class Plugin(object):
+    def __init__(self, configuration=""):
+        self.configuration = configuration
+
+    def authenticate(self, key_value_pairs, cookie, not_supplied):
+        global calls
+        calls += 1
+        print("py says hi")
+        return {"verdict": "ACCEPT", "calls": calls, "kv": key_value_pairs, "cookie": cookie, "missing": not_supplied,
+                "configuration": self.configuration, "tuple": (1, 2), "double": double(21),
+                "state": os.environ["SCB_PLUGIN_STATE_DIRECTORY"], "ephemeral": os.environ["EPHEMERAL_PLUGIN_STATE_DIRECTORY"]}
+
+    def authorize(self, **kwargs):
+        return {"verdict": "ACCEPT", "names": sorted(kwargs)}
+
+    def session_ended(self):
+        return object()
+
+    def raises(self):
+        raise ValueError("no such token")
+
+    def spins(self):
+        while True:
+            pass
+
+    def exits(self):
+        os._exit(4)
+`,
+    });
     plugin('badts', { MANIFEST: MANIFEST('badts'), 'main.ts': 'export class Plugin { authenticate( { }' });
   });
   after(async () => {
@@ -120,6 +159,41 @@ export class Plugin {
     assert.match(compiled[0]!, /^typed-1\.0\.0-[0-9a-f]{16}$/);
   });
 
+  test('Python: keyword arguments filtered to the signature, None for names not supplied, **kwargs gets all (spec 3.1, 11.1, 11.2)', async () => {
+    const p = await host.load('py', 'aa');
+    assert.equal(p.runtime, 'python');
+    assert.deepEqual([...p.hooks].sort(), ['authenticate', 'authorize', 'exits', 'raises', 'session_ended', 'spins']);
+    for (let i = 0; i < 3; i++) {
+      const r = await p.call('authenticate', 'cfg', { session_id: 'py1', key_value_pairs: { a: 'b' }, cookie: { c: 1 }, client_ip: '1.2.3.4' }, 'py1', 10_000);
+      assert.ok(r.ok, r.ok ? '' : r.message);
+      assert.deepEqual(r.value, {
+        verdict: 'ACCEPT', calls: 1, kv: { a: 'b' }, cookie: { c: 1 }, missing: null, configuration: 'cfg', tuple: [1, 2], double: 42,
+        state: join(dir, 'data', 'plugins', 'py'), ephemeral: join(dir, 'run', 'py'),
+      });
+    }
+    const all = await p.call('authorize', '', { session_id: 's', cookie: {}, protocol: 'ssh' }, 's', 10_000);
+    assert.ok(all.ok);
+    assert.deepEqual((all.value as { names: string[] }).names, ['cookie', 'protocol', 'session_id']);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(lines.some((l) => l['event'] === 'plugin.output' && l['sid'] === 'py1' && l['msg'] === 'py says hi'));
+  });
+
+  test('Python: exceptions, non-JSON results, busy loops and a dying interpreter are coded failures', async () => {
+    const p = await host.load('py', 'aa');
+    const raised = await p.call('raises' as 'authenticate', '', {}, 's', 10_000);
+    assert.deepEqual(raised.ok ? 'ok' : [raised.code, raised.message], ['PLUGIN_THREW', 'ValueError: no such token']);
+    const garbage = await p.call('session_ended', '', {}, 's', 10_000);
+    assert.equal(garbage.ok ? 'ok' : garbage.code, 'PLUGIN_BAD_RESULT');
+    const started = Date.now();
+    const spun = await p.call('spins' as 'authenticate', '', {}, 's', 500);
+    assert.equal(spun.ok ? 'ok' : spun.code, 'PLUGIN_TIMEOUT');
+    assert.ok(Date.now() - started < 3000);
+    const died = await p.call('exits' as 'authenticate', '', {}, 's', 10_000);
+    assert.equal(died.ok ? 'ok' : died.code, 'PLUGIN_CRASHED');
+    const missing = await p.call('nothing' as 'authenticate', '', {}, 's', 10_000);
+    assert.equal(missing.ok ? 'ok' : missing.code, 'PLUGIN_HOOK_MISSING');
+  });
+
   test('broken plugins are refused with the reason', async () => {
     await refused('nomanifest', 'PLUGIN_LOAD_FAILED', /MANIFEST not found/);
     await refused('badapi', 'MANIFEST_INVALID', /"api" 2\.0 is not supported/);
@@ -129,7 +203,9 @@ export class Plugin {
     await refused('noauth', 'PLUGIN_LOAD_FAILED', /has no authenticate method/);
     await refused('cjs', 'PLUGIN_LOAD_FAILED', /must be an ES module/);
     await refused('store', 'MANIFEST_INVALID', /is of type "credentialstore" but is used as an AA plugin/);
-    await refused('pyonly', 'PLUGIN_LOAD_FAILED', /Python plugins/);
+    await refused('pyonly', 'PLUGIN_LOAD_FAILED', /has no authenticate method/);
+    await refused('pysyntax', 'PLUGIN_LOAD_FAILED', /importing the entry point failed: .*SyntaxError/s);
+    await refused('pynoclass', 'PLUGIN_LOAD_FAILED', /no class named "Plugin"/);
     await refused('badts', 'PLUGIN_LOAD_FAILED', /TypeScript error/);
     await refused('missing', 'PLUGIN_LOAD_FAILED', /not found/);
   });

@@ -1,0 +1,104 @@
+"""Runs one hook call of an SPS-style Python plugin for Gatehouse (one process per call).
+
+Usage: python3 python-host.py ENTRY_POINT
+
+Imports ENTRY_POINT (normally main.py) from its folder, reports the public methods of its Plugin class on
+fd 3, then reads exactly one call from stdin: {"hook", "configuration", "args"}. It constructs
+Plugin(configuration), calls the hook with keyword arguments filtered to the names the method declares (all
+of them when it takes **kwargs; None for a declared name Gatehouse does not supply), and writes the result
+as JSON on fd 3. What the plugin prints goes to stdout/stderr, which Gatehouse logs line by line.
+"""
+
+import importlib.util
+import inspect
+import json
+import os
+import sys
+import traceback
+
+CONTROL = os.fdopen(3, "w", encoding="utf-8")
+
+
+def send(message):
+    CONTROL.write(json.dumps(message) + "\n")
+    CONTROL.flush()
+
+
+def load(entry):
+    folder = os.path.dirname(os.path.abspath(entry))
+    sys.path.insert(0, folder)
+    spec = importlib.util.spec_from_file_location("main", entry)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["main"] = module
+    spec.loader.exec_module(module)
+    plugin = getattr(module, "Plugin", None)
+    if not inspect.isclass(plugin):
+        raise LookupError('the entry point defines no class named "Plugin"')
+    return plugin
+
+
+def public_methods(cls):
+    return sorted(name for name, value in inspect.getmembers(cls, callable) if not name.startswith("_"))
+
+
+def construct(cls, configuration):
+    # SPS calls Plugin(configuration); the documentation's own examples omit __init__ altogether.
+    try:
+        params = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return cls(configuration)
+    takes_one = any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params)
+    return cls(configuration) if takes_one else cls()
+
+
+def keyword_arguments(method, args):
+    params = inspect.signature(method).parameters.values()
+    if any(p.kind == p.VAR_KEYWORD for p in params):
+        return dict(args)
+    kwargs = {}
+    for p in params:
+        if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            continue
+        if p.name in args:
+            kwargs[p.name] = args[p.name]
+        elif p.default is p.empty:
+            kwargs[p.name] = None
+    return kwargs
+
+
+def main():
+    try:
+        cls = load(sys.argv[1])
+    except BaseException:  # noqa: BLE001 - any import failure refuses the plugin with its traceback
+        send({"type": "load_error", "message": "importing the entry point failed: " + traceback.format_exc()})
+        return
+    send({"type": "ready", "hooks": public_methods(cls)})
+
+    line = sys.stdin.readline()
+    if not line:
+        return  # Gatehouse went away or discarded this warm runner
+    call = json.loads(line)
+    hook = call["hook"]
+    try:
+        instance = construct(cls, call["configuration"])
+        method = getattr(instance, hook, None)
+        if not callable(method):
+            send({"type": "error", "code": "PLUGIN_HOOK_MISSING", "message": 'the Plugin class has no method "%s"' % hook})
+            return
+        result = method(**keyword_arguments(method, call["args"]))
+    except BaseException:  # noqa: BLE001 - SystemExit included: a plugin must not end the call silently
+        traceback.print_exc()
+        send({"type": "error", "code": "PLUGIN_THREW", "message": traceback.format_exc().strip().splitlines()[-1]})
+        return
+    try:
+        text = json.dumps(result, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        send({"type": "error", "code": "PLUGIN_BAD_RESULT", "message": "%s returned a value that is not JSON-serialisable: %s" % (hook, err)})
+        return
+    send({"type": "result", "json": text})
+
+
+if __name__ == "__main__":
+    main()
+    sys.stdout.flush()
+    sys.stderr.flush()

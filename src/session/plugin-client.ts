@@ -1,0 +1,124 @@
+import type { Logger } from 'pino';
+import { BastionError } from '../errors.js';
+import type { HookName, JsonObject, JsonValue } from '../plugins/contract.js';
+import type { PluginHandle } from '../plugins/plugin-host.js';
+
+// One session's view of one plugin: calls its hooks with the cookies of spec 4 and keeps them. Each plugin
+// has its own cookie; session_cookie is shared by every plugin of the session (last writer wins). A hook that
+// fails (throws, times out, returns garbage) changes no cookie, so session_ended sees the last good ones
+// (spec 3.2, 11.10). Failures come back as BastionErrors with the plugin's code; they are never a verdict.
+
+export interface SharedSessionState {
+  readonly id: string;
+  /** Once true, no further decision hook runs: the session is over (only session_ended follows). */
+  readonly closed: boolean;
+  readonly log: Logger;
+  sessionCookie: JsonObject;
+  readonly verdicts: { hook: string; verdict: string; ms: number }[];
+  readonly additionalMetadata: string[];
+}
+
+export type Checked<T> = { ok: true; value: T; cookie: JsonObject | undefined; sessionCookie: JsonObject | undefined } | { ok: false; message: string };
+
+export class PluginClient {
+  private cookie: JsonObject = {};
+  private used = false;
+  /** The hook call under way, if any: session_ended waits for it so that it sees that call's cookie. */
+  private inflight: Promise<unknown> | undefined;
+
+  constructor(
+    protected readonly plugin: PluginHandle,
+    private readonly configuration: string,
+    protected readonly session: SharedSessionState,
+    private readonly timeoutMs: number,
+  ) {}
+
+  get name(): string {
+    return this.plugin.manifest.name;
+  }
+
+  /** Whether any hook was called, i.e. the plugin took part in this session and is owed session_ended. */
+  get tookPart(): boolean {
+    return this.used;
+  }
+
+  has(hook: HookName): boolean {
+    return this.plugin.has(hook);
+  }
+
+  /**
+   * Runs session_ended within `timeoutMs` (a hook still under way is waited for first, inside the same time,
+   * so that session_ended sees its cookie); never throws: its result is ignored, its failure only logged.
+   */
+  async sessionEnded(timeoutMs = this.timeoutMs): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    if (this.inflight) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.inflight.catch(() => undefined), new Promise((r) => { timer = setTimeout(r, timeoutMs); })]);
+      clearTimeout(timer);
+    }
+    if (!this.plugin.has('session_ended')) {
+      this.session.log.warn({ event: 'hook.skipped', plugin: this.name, hook: 'session_ended' }, 'plugin has no session_ended');
+      return;
+    }
+    await this.notify('session_ended', Math.max(deadline - Date.now(), 1));
+  }
+
+  /** Calls a hook whose result does not matter (session_ended, authentication_completed); never throws. */
+  protected async notify(hook: HookName, timeoutMs = this.timeoutMs): Promise<void> {
+    const outcome = await this.plugin.call(hook, this.configuration, this.args({}), this.session.id, timeoutMs);
+    if (outcome.ok) {
+      // Hooks that "return nothing" may still hand back cookies; keep them if they are dicts.
+      const v = outcome.value;
+      if (v && typeof v === 'object' && !Array.isArray(v)) this.keep(v['cookie'], v['session_cookie']);
+      this.session.log.info({ event: 'hook.call', plugin: this.name, hook, ms: outcome.ms }, 'hook called');
+    } else {
+      this.session.log.error({ event: 'hook.error', plugin: this.name, hook, code: outcome.code, ms: outcome.ms, detail: outcome.message }, 'plugin hook failed');
+    }
+  }
+
+  /**
+   * Calls a hook whose result decides something. `check` validates the raw result; a failure of the plugin or
+   * of the check throws a BastionError with the plugin code, after logging it.
+   */
+  protected async decide<T>(hook: HookName, extra: JsonObject, check: (raw: JsonValue) => Checked<T>, describe: (v: T) => string): Promise<T> {
+    const log = this.session.log;
+    if (this.session.closed) throw new BastionError('CLIENT_GONE', `session closed before ${hook}`);
+    if (!this.plugin.has(hook)) {
+      log.error({ event: 'hook.error', plugin: this.name, hook, code: 'PLUGIN_HOOK_MISSING' }, `calling ${hook} hook of plugin failed`);
+      throw new BastionError('PLUGIN_HOOK_MISSING', `plugin ${this.name} has no ${hook} method`);
+    }
+    this.used = true;
+    const call = this.plugin.call(hook, this.configuration, this.args(extra), this.session.id, this.timeoutMs);
+    this.inflight = call;
+    const outcome = await call;
+    const fail = (code: BastionError['code'], detail: string): never => {
+      log.error({ event: 'hook.error', plugin: this.name, hook, code, ms: outcome.ms, detail }, 'plugin hook failed');
+      this.session.verdicts.push({ hook, verdict: code, ms: outcome.ms });
+      throw new BastionError(code, `plugin ${this.name} ${hook}: ${detail}`);
+    };
+    if (!outcome.ok) return fail(outcome.code, outcome.message);
+    const checked = check(outcome.value);
+    if (!checked.ok) return fail('PLUGIN_BAD_RESULT', checked.message);
+    this.keep(checked.cookie, checked.sessionCookie);
+    const summary = describe(checked.value);
+    this.session.verdicts.push({ hook, verdict: summary, ms: outcome.ms });
+    log.info({ event: 'hook.call', plugin: this.name, hook, verdict: summary, ms: outcome.ms }, 'hook called');
+    return checked.value;
+  }
+
+  /** Marks the plugin as taking part (so it gets session_ended) for hooks called through notify(). */
+  protected markUsed(): void {
+    this.used = true;
+  }
+
+  private keep(cookie: JsonValue | undefined, sessionCookie: JsonValue | undefined): void {
+    const isDict = (v: JsonValue | undefined): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (isDict(cookie)) this.cookie = cookie;
+    if (isDict(sessionCookie)) this.session.sessionCookie = sessionCookie;
+  }
+
+  private args(extra: JsonObject): JsonObject {
+    return { session_id: this.session.id, cookie: this.cookie, session_cookie: this.session.sessionCookie, ...extra };
+  }
+}
