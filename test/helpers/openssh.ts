@@ -66,7 +66,10 @@ async function run(tool: string, args: string[], o: ClientOptions): Promise<Clie
       env: { ...process.env, SSH_ASKPASS: ASKPASS, SSH_ASKPASS_REQUIRE: 'force', ASKPASS_DIR: dir, DISPLAY: '' },
       stdio: [o.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
-    if (o.stdin !== undefined) child.stdin!.end(o.stdin);
+    if (o.stdin !== undefined) {
+      child.stdin!.on('error', () => undefined); // the client may exit before reading all of it
+      child.stdin!.end(o.stdin);
+    }
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout!.on('data', (d: Buffer) => out.push(d));
