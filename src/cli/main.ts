@@ -5,15 +5,19 @@ import { loadConfigFile } from '../config/config.js';
 import { BastionError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import { GATEHOUSE_VERSION } from '../version.js';
+import { checkPluginDir } from './plugin-check.js';
 
 // Command line: `gatehouse serve --config FILE` runs the bastion; `gatehouse check --config FILE` validates
-// the configuration and loads every plugin, then exits. Signals are handled here and nowhere else.
+// the configuration and loads every plugin; `gatehouse plugin check DIR` validates one plugin folder.
+// Signals are handled here and nowhere else.
 
 const USAGE = `Gatehouse ${GATEHOUSE_VERSION}, an SSH bastion with SPS-style plugins
 
 Usage:
   gatehouse serve [--config config.yaml]   run Gatehouse
   gatehouse check [--config config.yaml]   validate the configuration and its plugins, then exit
+  gatehouse plugin check DIR [--python /usr/bin/python3]
+                                           validate a plugin folder (MANIFEST, entry point, hooks)
   gatehouse --version
 
 Signals (serve): SIGHUP reloads config.yaml and plugins (the old configuration keeps serving when the new
@@ -22,7 +26,12 @@ one is invalid); SIGTERM or SIGINT stop accepting logins, end every session and 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { config: { type: 'string', short: 'c', default: 'config.yaml' }, version: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      config: { type: 'string', short: 'c', default: 'config.yaml' },
+      python: { type: 'string', default: '/usr/bin/python3' },
+      version: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
     allowPositionals: true,
   });
   if (values.version) {
@@ -30,6 +39,11 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const command = positionals[0];
+  if (command === 'plugin' && positionals[1] === 'check' && positionals[2]) {
+    const report = await checkPluginDir(positionals[2], values.python!);
+    (report.ok ? process.stdout : process.stderr).write(`${report.lines.join('\n')}\n`);
+    return report.ok ? 0 : 1;
+  }
   if (values.help || !command || (command !== 'serve' && command !== 'check')) {
     process.stdout.write(`${USAGE}\n`);
     return values.help ? 0 : 2;

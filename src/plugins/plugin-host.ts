@@ -36,6 +36,11 @@ const EXPECTED_HOOKS: Record<PluginType, readonly string[]> = {
   credentialstore: ['authentication_completed', 'session_ended'],
 };
 
+/** Hooks SPS expects of this type of plugin that it lacks (allowed, but worth a warning). */
+export function missingExpectedHooks(type: PluginType, hooks: ReadonlySet<string>): string[] {
+  return EXPECTED_HOOKS[type].filter((h) => !hooks.has(h));
+}
+
 export class PluginHandle {
   constructor(
     readonly manifest: Manifest,
@@ -111,7 +116,7 @@ export class PluginHost {
     if (missing) {
       throw new BastionError('PLUGIN_LOAD_FAILED', `plugin "${name}" refused: its Plugin class has no ${missing.join(' or ')} method`);
     }
-    const absent = EXPECTED_HOOKS[type].filter((h) => !hooks.has(h));
+    const absent = missingExpectedHooks(type, hooks);
     if (absent.length > 0) {
       this.opts.log.warn({ event: 'plugin.hooks_missing', plugin: name, missing: absent },
         'plugin lacks hooks that SPS expects; a missing authorize fails the login, the others are skipped');

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import ssh2 from 'ssh2';
 import { runSsh } from '../helpers/openssh.js';
-import { ROOT } from '../helpers/paths.js';
+import { FIXTURES, ROOT } from '../helpers/paths.js';
 import { connectClient } from '../helpers/ssh2-client.js';
 import { freePort } from '../helpers/sshd.js';
 
@@ -113,5 +113,37 @@ describe('gatehouse serve with the shipped config.yaml', () => {
     }
     assert.ok(logs.some((l) => l.event === 'shutdown.done' && l['drained'] === true));
     pending.end();
+  });
+});
+
+describe('gatehouse plugin check', () => {
+  const cli = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'dist', 'src', 'cli', 'main.js'), ...args], { encoding: 'utf8' });
+
+  test('a good plugin: its type, runtime and methods, exit 0', () => {
+    const js = cli('plugin', 'check', join(ROOT, 'plugins', 'demo_token'));
+    assert.equal(js.status, 0, js.stderr);
+    assert.match(js.stdout, /^demo_token 1\.0\.0: AA plugin, plugin API 1\.2, javascript\nmethods: authenticate, authorize, session_ended\nok\n$/);
+    const py = cli('plugin', 'check', join(FIXTURES, 'plugins', 'sps_token_example'));
+    assert.equal(py.status, 0, py.stderr);
+    assert.match(py.stdout, /AA plugin, plugin API 1\.0, python/);
+  });
+
+  test('a broken plugin: every reason, exit 1', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-check-'));
+    try {
+      mkdirSync(join(dir, 'broken'));
+      writeFileSync(join(dir, 'broken', 'MANIFEST'), 'name: broken\ndescription: x\nversion: v1\ntype: aa\napi: 2.0\n');
+      const r = cli('plugin', 'check', join(dir, 'broken'));
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /"version" "v1" must start with a digit/);
+      assert.match(r.stderr, /"api" 2\.0 is not supported/);
+      writeFileSync(join(dir, 'broken', 'MANIFEST'), 'name: broken\ndescription: x\nversion: 1\ntype: aa\napi: 1.0\n');
+      writeFileSync(join(dir, 'broken', 'main.py'), 'class Plugin:\n    def authorize(self):\n        return None\n');
+      const noAuth = cli('plugin', 'check', join(dir, 'broken'));
+      assert.equal(noAuth.status, 1);
+      assert.match(noAuth.stderr, /has no authenticate method/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

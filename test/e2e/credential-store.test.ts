@@ -141,3 +141,52 @@ for (const store of ['store_js', 'store_py']) describe(`credential store [${stor
     assert.deepEqual(aaEnded.args['session_cookie'], { questions: { vp: 'secret/db' }, store: 'was here' });
   });
 });
+
+describe('the example file_credentials plugin', () => {
+  let sshd: Sshd;
+  let gh: Gatehouse;
+
+  before(async () => {
+    sshd = await startSshd({ password: true });
+    sshd.authorize(ed.public);
+    const aliases = [{ alias: 'bykey' }, { alias: 'bypassword' }];
+    gh = await startGatehouse({
+      plugins: ['scripted', 'file_credentials'],
+      policies: (ctx) => aliases.map(({ alias }) => ({
+        name: alias,
+        aa_plugin: { name: 'scripted', configuration: JSON.stringify({ record: ctx.callsFile }) },
+        credential_store: { name: 'file_credentials', configuration: `[file]\npath = ${ctx.dir}/secrets/credentials.json\n` },
+        targets: { allow: [{ hosts: [alias], ports: [sshd.port] }] },
+        target_auth: { method: 'credential_store' },
+        host_key_check: { known_hosts: 'target_known_hosts' },
+      })),
+      extra: () => ({ hosts: scenarioHosts(sshd, aliases) }),
+      files: () => ({
+        ...targetKnownHosts(sshd),
+        'secrets/db_key': ed.private,
+        'secrets/credentials.json': JSON.stringify({
+          accounts: [
+            { host: 'bykey', user: sshd.user, private_keys: [{ type: 'ssh-ed25519', file: 'db_key' }] },
+            { host: 'bypassword', user: sshd.user, passwords: [TEST_USER_PASSWORD] },
+          ],
+        }),
+      }),
+    });
+  });
+  after(async () => {
+    await gh?.stop();
+    await sshd?.stop();
+  });
+
+  test('logs in with the key or the password the file names for the account, without asking the user', async () => {
+    for (const alias of ['bykey', 'bypassword']) {
+      const r = await runSsh({ port: gh.port, knownHosts: gh.knownHosts, login: `token=good@${sshd.user}@${alias}`, command: 'id -un' });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), sshd.user);
+      assert.deepEqual(r.prompts, []);
+    }
+    await gh.waitFor('the plugin\'s session_ended output', () =>
+      gh.logs.filter((l) => l.event === 'plugin.output' && /^session .* ended \(account /.test(l.msg)).length === 2);
+    assert.ok(gh.logs.some((l) => l.event === 'plugin.output' && new RegExp(`^credential of ${sshd.user}@bykey used`).test(l.msg)));
+  });
+});
