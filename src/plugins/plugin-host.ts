@@ -1,14 +1,13 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { BastionError } from '../errors.js';
 import type { HookName, JsonObject, PluginType } from './contract.js';
 import { parseManifest, type Manifest } from './manifest.js';
 import { pythonTransport } from './python-transport.js';
-import { RunnerPool, SingleUse, type HookOutcome, type OutputSink } from './single-use.js';
+import { Runner, RunnerPool, type HookOutcome, type OutputSink } from './runner.js';
 import { compileTsPlugin } from './ts-compile.js';
-import { workerTransport } from './worker-transport.js';
+import { contextTransport } from './context-transport.js';
 
 // Loads plugins from plugins_dir (one folder per plugin, named as its MANIFEST `name`) and runs their hooks
 // off the main event loop. Loading refuses a plugin with the reason; calling never throws: a plugin failure
@@ -123,7 +122,7 @@ export class PluginHost {
     }
     const runtime = entry.endsWith('.py') ? 'python' : 'javascript';
     this.opts.log.info({ event: 'plugin.loaded', plugin: name, version: manifest.version, api: manifest.api, runtime, hooks: [...hooks] }, 'plugin loaded');
-    return new PluginHandle(manifest, dir, hooks, runtime, new RunnerPool(start, this.opts.warmWorkers, this.opts.maxActive));
+    return new PluginHandle(manifest, dir, hooks, runtime, new RunnerPool(start, { warm: this.opts.warmWorkers, maxActive: this.opts.maxActive, reusable: runtime === 'javascript' }));
   }
 
   private async entryPoint(dir: string, manifest: Manifest): Promise<string> {
@@ -144,8 +143,8 @@ export class PluginHost {
     return join(dir, entry);
   }
 
-  /** Starts single-use runners for the plugin: worker threads for JavaScript, python3 processes for Python. */
-  private runnerFactory(manifest: Manifest, entry: string): () => SingleUse {
+  /** Starts runners for the plugin: reusable context workers for JavaScript, single-use python3 processes. */
+  private runnerFactory(manifest: Manifest, entry: string): () => Runner {
     const state = join(this.opts.stateDir, 'plugins', manifest.name);
     const ephemeral = join(this.opts.ephemeralDir, manifest.name);
     mkdirSync(state, { recursive: true, mode: 0o700 });
@@ -157,10 +156,12 @@ export class PluginHost {
     const output: OutputSink = (line, stream, call) =>
       log.info({ event: 'plugin.output', stream, ...(call ? { sid: call.sessionId, hook: call.hook } : {}) }, line);
     if (entry.endsWith('.py')) {
-      return () => new SingleUse(pythonTransport({ python: this.opts.python, entry, env }), output);
+      return () => new Runner(pythonTransport({ python: this.opts.python, entry, env }), output, false);
     }
-    const entryUrl = pathToFileURL(entry).href;
-    return () => new SingleUse(workerTransport({ entryUrl, memoryMb: this.opts.memoryMb, env }), output);
+    return () => {
+      log.debug({ event: 'plugin.runner_start' }, 'starting a plugin worker');
+      return new Runner(contextTransport({ entry, memoryMb: this.opts.memoryMb, env }), output, true);
+    };
   }
 }
 

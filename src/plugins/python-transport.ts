@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import type { RunnerMessage, Transport } from './single-use.js';
+import type { RunnerMessage, Transport } from './runner.js';
 
 // Python plugins (entry point main.py) run as SPS runs them: one python3 process per hook call, driven by
 // python-host.py. Calls go in on stdin, answers come back on fd 3, and stdout/stderr stay the plugin's own

@@ -127,7 +127,8 @@ export async function startGatehouse(opts: GatehouseOptions): Promise<Gatehouse>
     logs,
     calls(hook) {
       if (!existsSync(ctx.callsFile)) return [];
-      const all = readFileSync(ctx.callsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as PluginCall);
+      // A plugin may be writing a line right now: only complete lines count.
+      const all = readFileSync(ctx.callsFile, 'utf8').split('\n').slice(0, -1).map((l) => JSON.parse(l) as PluginCall);
       return hook ? all.filter((c) => c.hook === hook) : all;
     },
     waitFor,

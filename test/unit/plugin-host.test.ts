@@ -8,7 +8,8 @@ import { BastionError } from '../../src/errors.js';
 import { createLogger } from '../../src/log/logger.js';
 import { PluginHost } from '../../src/plugins/plugin-host.js';
 
-// Loading plugins (refused with the reason) and calling hooks in single-use workers.
+// Loading plugins (refused with the reason) and calling hooks: JavaScript in context workers, Python in a
+// process per call.
 
 const MANIFEST = (name: string, extra = '') => `name: ${name}\ndescription: test\nversion: 1.0.0\ntype: aa\napi: 1.2\n${extra}`;
 const ESM = '{ "type": "module" }';
@@ -43,11 +44,20 @@ describe('PluginHost', () => {
     });
     plugin('counter', {
       MANIFEST: MANIFEST('counter'), 'package.json': ESM,
-      'main.js': `let calls = 0;
+      'lib.js': 'let n = 0;\nexport function bump() { return ++n; }\n',
+      'main.js': `import { bump } from './lib.js';
+import { createHash } from 'node:crypto';
+let calls = 0;
 export class Plugin {
   constructor(configuration) { this.configuration = configuration; }
-  authenticate(args) { calls++; console.log('hello from', args.session_id); return { verdict: 'ACCEPT', calls, configuration: this.configuration,
-    state: process.env.SCB_PLUGIN_STATE_DIRECTORY, ephemeral: process.env.EPHEMERAL_PLUGIN_STATE_DIRECTORY }; }
+  authenticate(args) {
+    calls++;
+    globalThis.seen = (globalThis.seen ?? 0) + 1;
+    console.log('hello from', args.session_id);
+    return { verdict: 'ACCEPT', calls, lib: bump(), seen: globalThis.seen, configuration: this.configuration,
+      plainArgs: args instanceof Object && Array.isArray(args.list ?? []), hash: createHash('sha1').update('x').digest('hex').slice(0, 6),
+      state: process.env.SCB_PLUGIN_STATE_DIRECTORY, ephemeral: process.env.EPHEMERAL_PLUGIN_STATE_DIRECTORY };
+  }
   authorize() { for (;;) {} }
   session_ended() { return undefined; }
 }`,
@@ -118,13 +128,18 @@ class Plugin(object):
     assert.equal(p.manifest.version, '1.0.0');
   });
 
-  test('every call gets a fresh instance and fresh module state, with the configuration and the SPS state directories', async () => {
+  test('every call gets a fresh instance, fresh module state and fresh globals, with the configuration and the SPS state directories', async () => {
     const p = await host.load('counter', 'aa');
     for (let i = 0; i < 5; i++) {
       const r = await p.call('authenticate', '[section]\nkey = v', { session_id: `s${i}` }, `s${i}`, 5000);
       assert.ok(r.ok);
       const v = r.value as Record<string, string>;
+      // Module state of the entry and of its own imports, and globals, all start over on every call.
       assert.equal(v['calls'], 1);
+      assert.equal(v['lib'], 1);
+      assert.equal(v['seen'], 1);
+      assert.equal(v['plainArgs'], true);
+      assert.equal(v['hash'], '11f6ad');
       assert.equal(v['configuration'], '[section]\nkey = v');
       assert.equal(v['state'], join(dir, 'data', 'plugins', 'counter'));
       assert.ok(existsSync(v['state']!) && existsSync(v['ephemeral']!));

@@ -1,23 +1,25 @@
 import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
-import type { RunnerMessage, Transport } from './single-use.js';
+import type { RunnerMessage, Transport } from './runner.js';
 
-// JavaScript and TypeScript plugins run in worker threads: off the main event loop, with their own module
-// state and heap limit, and terminate() stops even a busy loop. They are fault isolation, not a sandbox.
+// JavaScript and TypeScript plugins run in worker threads (context-worker.ts): off the main event loop, with a
+// heap limit, each call in a fresh V8 context; terminate() stops even a busy loop. Worker threads are fault
+// isolation, not a sandbox: a plugin can still read files and the environment.
 
-const WORKER_URL = new URL('./worker.js', import.meta.url);
+const WORKER_URL = new URL('./context-worker.js', import.meta.url);
 
-export interface WorkerOptions {
-  readonly entryUrl: string;
+export interface ContextWorkerOptions {
+  readonly entry: string;
   readonly memoryMb: number;
   readonly env: Record<string, string | undefined>;
 }
 
-export function workerTransport(opts: WorkerOptions): Transport {
+export function contextTransport(opts: ContextWorkerOptions): Transport {
   const worker = new Worker(WORKER_URL, {
-    workerData: { entryUrl: opts.entryUrl },
+    workerData: { entry: opts.entry },
     env: opts.env,
-    execArgv: [],
+    // vm.SourceTextModule is behind a flag on Node 20; its "experimental" notice would land in the plugin log.
+    execArgv: ['--experimental-vm-modules', '--no-warnings'],
     stdout: true,
     stderr: true,
     resourceLimits: { maxOldGenerationSizeMb: opts.memoryMb },
@@ -29,7 +31,7 @@ export function workerTransport(opts: WorkerOptions): Transport {
     onMessage: (fn) => worker.on('message', (m: RunnerMessage) => fn(m)),
     onFailure: (fn) => {
       worker.on('error', (err) => fn(`uncaught error in plugin: ${err.stack ?? err.message}`, 'PLUGIN_THREW'));
-      worker.on('exit', (code) => fn(`plugin worker exited (code ${code}) before answering`, 'PLUGIN_CRASHED'));
+      worker.on('exit', (code) => fn(`plugin worker exited (code ${code})`, 'PLUGIN_CRASHED'));
     },
     onOutput: (fn) => {
       for (const stream of ['stdout', 'stderr'] as const) {

@@ -1,0 +1,175 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startEnv, ROUTES, type BenchEnv, type Route } from './env.js';
+import { hookOverhead, type HookFigures } from './hooks.js';
+import { idleSessions, type IdleFigures } from './idle.js';
+import { bulkDownload, bulkUpload, login, loginRate, run, scpUpload, sftpUpload, type Sample } from './scenarios.js';
+import { median } from './stats.js';
+
+// `npm run bench`: Gatehouse against direct OpenSSH and OpenSSH ProxyJump, on this machine, in one run.
+// Every scenario is measured on the three routes interleaved, over several rounds; the table shows medians
+// and the ratios to direct and to ProxyJump, then each target of the project and whether this run meets it.
+
+const { values } = parseArgs({
+  options: {
+    json: { type: 'string' },
+    rounds: { type: 'string', default: '3' },
+    quick: { type: 'boolean', default: false },
+    large: { type: 'boolean', default: false },
+  },
+});
+const quick = values.quick!;
+const rounds = Number(values.rounds);
+const MiB = 1024 * 1024;
+const STREAM = (quick ? 64 : 512) * MiB;
+const FILE = (quick ? 32 : 256) * MiB;
+const GCM = ['-c', 'aes128-gcm@openssh.com'];
+const CURVE = ['-o', 'KexAlgorithms=curve25519-sha256'];
+
+interface Row {
+  readonly name: string;
+  readonly unit: 'MB/s' | 'ms' | 'logins/s';
+  readonly higherIsBetter: boolean;
+  readonly values: Record<Route, number>;
+  readonly gatehouseCpuPerGiB?: number;
+}
+
+const rows: Row[] = [];
+const log = (msg: string): void => { process.stderr.write(`${msg}\n`); };
+
+async function compare(name: string, unit: Row['unit'], sample: (route: Route) => Promise<Sample>, bytes?: number): Promise<void> {
+  const samples: Record<Route, Sample[]> = { direct: [], jump: [], gatehouse: [] };
+  for (let r = 0; r < rounds; r++) for (const route of ROUTES) samples[route].push(await sample(route));
+  const value = (route: Route): number => {
+    const ms = median(samples[route].map((s) => s.ms));
+    return bytes ? bytes / 1e6 / (ms / 1000) : ms;
+  };
+  const cpu = samples.gatehouse.map((s) => s.gatehouseCpu ?? 0);
+  rows.push({
+    name, unit, higherIsBetter: unit !== 'ms',
+    values: { direct: value('direct'), jump: value('jump'), gatehouse: value('gatehouse') },
+    ...(bytes ? { gatehouseCpuPerGiB: median(cpu) / (bytes / (1024 * MiB)) } : {}),
+  });
+  log(`  ${name}: ${ROUTES.map((r) => `${r} ${value(r).toFixed(1)}`).join(', ')}`);
+}
+
+function makeFile(env: BenchEnv): string {
+  const path = join(env.dir, 'payload.bin');
+  const fd = openSync(path, 'w');
+  const block = randomBytes(4 * MiB);
+  for (let done = 0; done < FILE; done += block.length) writeSync(fd, block, 0, Math.min(block.length, FILE - done));
+  closeSync(fd);
+  return path;
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  log(`Gatehouse benchmark: ${rounds} rounds, streams of ${STREAM / MiB} MiB, files of ${FILE / MiB} MiB${quick ? ' (quick)' : ''}`);
+  const env = await startEnv();
+  let hooks: { javascript: HookFigures; python: HookFigures } | undefined;
+  let idle: IdleFigures | undefined;
+  try {
+    log('bulk throughput');
+    for (const [label, extra] of [['default cipher', [] as string[]], ['aes128-gcm', GCM]] as const) {
+      await compare(`upload ${STREAM / MiB} MiB, ${label}`, 'MB/s', (r) => bulkUpload(env, r, STREAM, extra), STREAM);
+      await compare(`download ${STREAM / MiB} MiB, ${label}`, 'MB/s', (r) => bulkDownload(env, r, STREAM, extra), STREAM);
+    }
+    log('scp and sftp');
+    const file = makeFile(env);
+    const remote = `/tmp/gh-bench-${process.pid}.bin`;
+    await compare(`scp upload ${FILE / MiB} MiB`, 'MB/s', (r) => scpUpload(env, r, file, remote), FILE);
+    await compare(`sftp upload ${FILE / MiB} MiB`, 'MB/s', (r) => sftpUpload(env, r, file, remote), FILE);
+    await run(`rm -f ${remote}`);
+    log('logins');
+    for (const [label, extra] of [['client default kex', [] as string[]], ['curve25519 on every leg', CURVE]] as const) {
+      await compareMany(`login to command (ssh host true), ${label}`, rounds * 3, (r) => login(env, r, extra));
+    }
+    const rate: Record<Route, number[]> = { direct: [], jump: [], gatehouse: [] };
+    for (let r = 0; r < Math.max(1, rounds - 1); r++) {
+      for (const route of ROUTES) rate[route].push(await loginRate(env, route, 8, quick ? 3 : 5, CURVE));
+    }
+    rows.push({
+      name: 'logins per second, 8 parallel clients (curve25519)', unit: 'logins/s', higherIsBetter: true,
+      values: { direct: median(rate.direct), jump: median(rate.jump), gatehouse: median(rate.gatehouse) },
+    });
+    log(`  logins/s: ${ROUTES.map((r) => `${r} ${median(rate[r]).toFixed(1)}`).join(', ')}`);
+    log('hook-call overhead');
+    hooks = {
+      javascript: await hookOverhead('noop', quick ? 60 : 200, 10),
+      python: await hookOverhead('noop_py', quick ? 30 : 100, 10),
+    };
+    log(`idle sessions (${values.large ? 10_000 : quick ? 200 : 1000})`);
+    idle = await idleSessions(env, values.large ? 10_000 : quick ? 200 : 1000);
+    if (values.large && !quick) log('  (--large: 10,000 sessions)');
+  } finally {
+    await env.stop();
+  }
+  report(hooks, idle, (performance.now() - started) / 1000);
+
+  async function compareMany(name: string, n: number, sample: (route: Route) => Promise<Sample>): Promise<void> {
+    const samples: Record<Route, number[]> = { direct: [], jump: [], gatehouse: [] };
+    for (let i = 0; i < n; i++) for (const route of ROUTES) samples[route].push((await sample(route)).ms);
+    rows.push({ name, unit: 'ms', higherIsBetter: false, values: { direct: median(samples.direct), jump: median(samples.jump), gatehouse: median(samples.gatehouse) } });
+    log(`  ${name}: ${ROUTES.map((r) => `${r} ${median(samples[r]).toFixed(1)} ms`).join(', ')}`);
+  }
+}
+
+interface Target { readonly what: string; readonly value: string; readonly met: boolean }
+
+function targets(hooks: { javascript: HookFigures } | undefined, idle: IdleFigures | undefined): Target[] {
+  const out: Target[] = [];
+  for (const r of rows) {
+    const toDirect = r.values.gatehouse / r.values.direct;
+    const toJump = r.values.gatehouse / r.values.jump;
+    if (r.unit === 'MB/s' && /^(upload|download)/.test(r.name)) {
+      out.push({ what: `${r.name}: at least 0.8 of direct and not below ProxyJump`, value: `${toDirect.toFixed(2)} of direct, ${toJump.toFixed(2)} of ProxyJump`, met: toDirect >= 0.8 && toJump >= 1 });
+    }
+    if (r.unit === 'ms' && /curve25519/.test(r.name)) {
+      out.push({ what: 'login latency (same kex): at most 0.9 of ProxyJump and 1.25 of direct', value: `${toJump.toFixed(2)} of ProxyJump, ${toDirect.toFixed(2)} of direct`, met: toJump <= 0.9 && toDirect <= 1.25 });
+    }
+    if (r.unit === 'logins/s') {
+      out.push({ what: 'logins per second with 8 clients: at least 0.75 of direct sshd', value: `${toDirect.toFixed(2)} of direct`, met: toDirect >= 0.75 });
+    }
+  }
+  if (hooks) out.push({ what: 'JavaScript hook call (fresh instance): at most 2 ms median', value: `${hooks.javascript.medianMs.toFixed(2)} ms`, met: hooks.javascript.medianMs <= 2 });
+  if (idle) {
+    out.push({
+      what: `${idle.sessions} idle sessions, every one answering, at most 64 KiB of Gatehouse RSS each`,
+      value: `${idle.answering}/${idle.sessions} answering, ${idle.rssPerSessionKiB.toFixed(1)} KiB each`,
+      met: idle.answering === idle.sessions && idle.rssPerSessionKiB <= 64,
+    });
+  }
+  return out;
+}
+
+function report(hooks: { javascript: HookFigures; python: HookFigures } | undefined, idle: IdleFigures | undefined, seconds: number): void {
+  const fmt = (v: number): string => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
+  const lines = [
+    '',
+    `${'scenario'.padEnd(58)} ${'direct'.padStart(9)} ${'ProxyJump'.padStart(9)} ${'Gatehouse'.padStart(9)}  ${'vs direct'.padStart(9)} ${'vs jump'.padStart(8)}  GH CPU s/GiB`,
+    ...rows.map((r) => `${`${r.name} (${r.unit})`.padEnd(58)} ${fmt(r.values.direct).padStart(9)} ${fmt(r.values.jump).padStart(9)} ${fmt(r.values.gatehouse).padStart(9)}  ${(r.values.gatehouse / r.values.direct).toFixed(2).padStart(9)} ${(r.values.gatehouse / r.values.jump).toFixed(2).padStart(8)}  ${r.gatehouseCpuPerGiB !== undefined ? r.gatehouseCpuPerGiB.toFixed(2) : ''}`),
+    '',
+  ];
+  if (hooks) {
+    lines.push('hook-call overhead (no-op plugin, fresh instance per call)');
+    for (const [k, h] of Object.entries(hooks)) lines.push(`  ${k.padEnd(10)} median ${h.medianMs.toFixed(2)} ms, p99 ${h.p99Ms.toFixed(2)} ms, CPU ${h.cpuMsPerCall.toFixed(2)} ms per call`);
+  }
+  if (idle) lines.push(`idle sessions: ${idle.opened}/${idle.sessions} opened in ${idle.openSeconds.toFixed(1)} s, ${idle.answering} answering, Gatehouse RSS ${idle.rssPerSessionKiB.toFixed(1)} KiB per session`);
+  const t = targets(hooks, idle);
+  lines.push('', 'targets', ...t.map((x) => `  [${x.met ? 'met' : 'MISSED'}] ${x.what}: ${x.value}`), '', `machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}; run took ${seconds.toFixed(0)} s`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+  if (values.json) {
+    writeFileSync(values.json, `${JSON.stringify({
+      date: new Date().toISOString(), node: process.version, cpus: cpus().length, rounds, quick, streamBytes: STREAM, fileBytes: FILE,
+      rows, hooks, idle, targets: t, seconds,
+    }, null, 2)}\n`);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,279 @@
+import type { JsonValue } from './contract.js';
+
+// Plugin runners and their pool. A runner is started and imports the plugin ahead of time, so a hook call
+// pays only a message round trip. Python runners (one python3 process, spec 3.1's process per call) are single
+// use: ended after their one call. JavaScript runners (a worker thread that evaluates the plugin in a fresh V8
+// context per call) are reused, and ended only when a call overruns or the runner dies. Both runtimes speak
+// the messages defined here.
+
+export type RunnerMessage =
+  | { type: 'ready'; hooks: string[] }
+  | { type: 'load_error'; message: string }
+  | { type: 'result'; json: string }
+  | { type: 'error'; code: 'PLUGIN_THREW' | 'PLUGIN_BAD_RESULT' | 'PLUGIN_HOOK_MISSING'; message: string }
+  /** A line the plugin printed, sent in order with the answer so that it is logged with the right call. */
+  | { type: 'output'; stream: 'stdout' | 'stderr'; line: string };
+
+export interface RunnerCall {
+  readonly hook: string;
+  readonly configuration: string;
+  readonly args: unknown;
+}
+
+export type HookOutcome =
+  | { ok: true; value: JsonValue; ms: number }
+  | { ok: false; code: 'PLUGIN_TIMEOUT' | 'PLUGIN_THREW' | 'PLUGIN_CRASHED' | 'PLUGIN_BAD_RESULT' | 'PLUGIN_HOOK_MISSING'; message: string; ms: number };
+
+export interface CallContext {
+  readonly sessionId: string;
+  readonly hook: string;
+}
+
+/** What a runtime provides: a channel to one started runner. */
+export interface Transport {
+  send(call: RunnerCall): void;
+  /** Ends the runner at once (a busy loop included). */
+  kill(): void;
+  onMessage(fn: (m: RunnerMessage) => void): void;
+  /** The runner died (PLUGIN_CRASHED) or threw outside the hook's own control flow (PLUGIN_THREW). */
+  onFailure(fn: (message: string, code?: 'PLUGIN_THREW' | 'PLUGIN_CRASHED') => void): void;
+  /** Every line the plugin prints. */
+  onOutput(fn: (line: string, stream: 'stdout' | 'stderr') => void): void;
+}
+
+export type OutputSink = (line: string, stream: 'stdout' | 'stderr', call: CallContext | undefined) => void;
+
+type Answer = RunnerMessage | { type: 'failure'; message: string; code: 'PLUGIN_THREW' | 'PLUGIN_CRASHED' } | { type: 'timeout' };
+
+export class Runner {
+  readonly ready: Promise<{ hooks: string[] } | { error: string }>;
+  /** Set when the runner died or was ended; it must not be handed another call. */
+  dead: string | undefined;
+  idleSince = 0;
+  /** When the call under way started (performance.now()). */
+  callStarted = 0;
+  private call: CallContext | undefined;
+  private settle: ((m: Answer) => void) | undefined;
+
+  constructor(private readonly transport: Transport, output: OutputSink, readonly reusable: boolean) {
+    transport.onOutput((line, stream) => output(line, stream, this.call));
+    this.ready = new Promise((resolve) => {
+      transport.onMessage((m) => {
+        if (m.type === 'output') output(m.line, m.stream, this.call);
+        else if (m.type === 'ready') resolve({ hooks: m.hooks });
+        else if (m.type === 'load_error') resolve({ error: m.message });
+        else this.settle?.(m);
+      });
+      transport.onFailure((message, code = 'PLUGIN_CRASHED') => {
+        this.dead ??= message;
+        resolve({ error: message });
+        this.settle?.({ type: 'failure', message, code });
+      });
+    });
+  }
+
+  async run(call: RunnerCall, context: CallContext, timeoutMs: number): Promise<HookOutcome> {
+    const started = performance.now();
+    const ms = (): number => Math.round((performance.now() - started) * 100) / 100;
+    this.callStarted = started;
+    this.call = context;
+    let timer: NodeJS.Timeout | undefined;
+    let keep = false;
+    try {
+      const answer = new Promise<Answer>((resolve) => {
+        this.settle = resolve;
+        timer = setTimeout(() => resolve({ type: 'timeout' }), timeoutMs);
+      });
+      const ready = await Promise.race([this.ready, answer]);
+      if ('type' in ready) return outcome(ready, ms(), timeoutMs);
+      if ('error' in ready) return { ok: false, code: 'PLUGIN_CRASHED', message: ready.error, ms: ms() };
+      this.transport.send(call);
+      const a = await answer;
+      // Only a runner that answered in time may take another call.
+      keep = this.reusable && (a.type === 'result' || a.type === 'error');
+      return outcome(a, ms(), timeoutMs);
+    } finally {
+      clearTimeout(timer);
+      this.settle = undefined;
+      // A single-use runner's last lines may still be on their way through its pipes: they stay with this call.
+      if (this.reusable) this.call = undefined;
+      if (!keep) this.discard();
+    }
+  }
+
+  discard(): void {
+    this.dead ??= 'ended';
+    this.transport.kill();
+  }
+}
+
+function outcome(m: Answer, ms: number, timeoutMs: number): HookOutcome {
+  switch (m.type) {
+    case 'result':
+      try {
+        return { ok: true, value: JSON.parse(m.json) as JsonValue, ms };
+      } catch (err) {
+        return { ok: false, code: 'PLUGIN_BAD_RESULT', message: `unparseable result: ${(err as Error).message}`, ms };
+      }
+    case 'error':
+      return { ok: false, code: m.code, message: m.message, ms };
+    case 'timeout':
+      return { ok: false, code: 'PLUGIN_TIMEOUT', message: `no answer within ${timeoutMs} ms; plugin stopped`, ms };
+    case 'failure':
+      return { ok: false, code: m.code, message: m.message, ms };
+    case 'load_error':
+      return { ok: false, code: 'PLUGIN_CRASHED', message: m.message, ms };
+    case 'ready':
+    case 'output':
+      return { ok: false, code: 'PLUGIN_CRASHED', message: 'plugin runner sent an unexpected message', ms };
+  }
+}
+
+export interface PoolOptions {
+  /** Runners kept started and idle, ready for a call. */
+  readonly warm: number;
+  /** Calls running at once; further calls wait for a place, and the wait counts against their timeout. */
+  readonly maxActive: number;
+  /** Reusable runners idle longer than this beyond `warm` are ended. */
+  readonly idleMs?: number;
+  /** Runners take call after call (JavaScript) rather than one each (Python). */
+  readonly reusable: boolean;
+}
+
+interface Waiter {
+  readonly take: (r: Runner) => void;
+}
+
+// How the pool grows when calls wait: up to BURST runners at once for a burst of quick calls (a JavaScript
+// call takes well under a millisecond, so a few runners serve hundreds of logins per second; more threads
+// would only compete for the CPU and hold memory); beyond that only when every busy runner has been on its
+// call for SLOW_MS, i.e. the plugin waits on the network. At most MAX_STARTING runners start at a time.
+const MAX_STARTING = 2;
+const BURST = 4;
+const SLOW_MS = 500;
+const CHECK_MS = 10;
+
+export class RunnerPool {
+  private readonly idle: Runner[] = [];
+  private readonly busy = new Set<Runner>();
+  private readonly queue: Waiter[] = [];
+  private starting = 0;
+  private closed = false;
+
+  constructor(private readonly start: () => Runner, private readonly opts: PoolOptions) {
+    this.refill();
+  }
+
+  async call(call: RunnerCall, context: CallContext, timeoutMs: number): Promise<HookOutcome> {
+    const queued = performance.now();
+    const runner = await this.acquire(timeoutMs);
+    if (!runner) {
+      return { ok: false, code: 'PLUGIN_TIMEOUT', message: `waited ${timeoutMs} ms for a plugin runner (${this.opts.maxActive} at most)`, ms: timeoutMs };
+    }
+    try {
+      return await runner.run(call, context, Math.max(timeoutMs - (performance.now() - queued), 1));
+    } finally {
+      this.busy.delete(runner);
+      this.release(runner);
+    }
+  }
+
+  /** Stops the idle runners; calls still work afterwards, each on a runner of its own. With `killBusy`, calls
+   * under way are stopped too (process shutdown). */
+  close(killBusy = false): void {
+    this.closed = true;
+    for (const r of this.idle.splice(0)) r.discard();
+    if (killBusy) for (const r of this.busy) r.discard();
+  }
+
+  private acquire(timeoutMs: number): Promise<Runner | undefined> {
+    const ready = this.takeIdle();
+    if (ready) return Promise.resolve(ready);
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        take: (r) => {
+          clearTimeout(timer);
+          clearInterval(watch);
+          this.busy.add(r);
+          resolve(r);
+        },
+      };
+      const timer = setTimeout(() => {
+        clearInterval(watch);
+        const i = this.queue.indexOf(waiter);
+        if (i >= 0) this.queue.splice(i, 1);
+        resolve(undefined);
+      }, timeoutMs);
+      const watch = setInterval(() => {
+        const now = performance.now();
+        if (this.busy.size + this.starting < BURST || [...this.busy].every((r) => now - r.callStarted > SLOW_MS)) this.grow();
+      }, CHECK_MS);
+      watch.unref();
+      this.queue.push(waiter);
+      if (this.busy.size + this.starting < BURST) this.grow();
+    });
+  }
+
+  private takeIdle(): Runner | undefined {
+    for (let r = this.idle.pop(); r; r = this.idle.pop()) {
+      if (r.dead) continue;
+      this.busy.add(r);
+      this.refill();
+      return r;
+    }
+    return undefined;
+  }
+
+  /** Starts another runner when calls are waiting and the limits allow it. */
+  private grow(): void {
+    while (this.queue.length > this.starting && this.starting < MAX_STARTING && this.busy.size + this.starting < this.opts.maxActive) {
+      this.launch();
+    }
+  }
+
+  private launch(): void {
+    this.starting++;
+    const r = this.start();
+    void r.ready.then(() => {
+      this.starting--;
+      if (r.dead) {
+        // A runner that cannot load answers the next waiting call with the load error itself.
+        const w = this.queue.shift();
+        if (w) w.take(r);
+        this.grow();
+        return;
+      }
+      this.release(r);
+    });
+  }
+
+  private release(r: Runner): void {
+    if (this.closed) r.discard();
+    if (!r.dead) {
+      const w = this.queue.shift();
+      if (w) return w.take(r);
+      r.idleSince = performance.now();
+      this.idle.push(r);
+      this.trim();
+    }
+    this.refill();
+    this.grow();
+  }
+
+  /**
+   * Keeps `warm` runners ready, so that the next call does not wait for one: single-use runners idle or
+   * starting; reusable ones in all, since a busy one is back in a moment.
+   */
+  private refill(): void {
+    const have = (): number => this.idle.length + this.starting + (this.opts.reusable ? this.busy.size : 0);
+    while (!this.closed && have() < this.opts.warm && this.busy.size + this.starting < this.opts.maxActive) {
+      this.launch();
+    }
+  }
+
+  /** Ends reusable runners that stayed idle beyond the warm ones for longer than `idleMs`. */
+  private trim(): void {
+    const limit = performance.now() - (this.opts.idleMs ?? 30_000);
+    while (this.idle.length > this.opts.warm && this.idle[0]!.idleSince < limit) this.idle.shift()!.discard();
+  }
+}
