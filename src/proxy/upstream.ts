@@ -85,6 +85,7 @@ export function connectUpstream(o: UpstreamOptions): Promise<SshClient> {
       }));
     });
     client.connect(config);
+    client.setNoDelay(true); // as on the client side: no Nagle stalls in the login's small packets
   });
 }
 

@@ -9,6 +9,7 @@ import type { Runtime } from '../runtime.js';
 import type { SessionRegistry } from '../session/registry.js';
 import { Session } from '../session/session.js';
 import type { SessionStore } from '../store/session-store.js';
+import { defaultInboundCiphers } from './algorithms.js';
 import { AuthAdapter } from './auth-adapter.js';
 import { disconnectWith, NO_MORE_AUTH_METHODS } from './protocol-extras.js';
 
@@ -38,7 +39,7 @@ export class SshServer {
       keepaliveInterval: 30_000,
       keepaliveCountMax: 4,
       algorithms: {
-        ...(ssh.ciphers ? { cipher: ssh.ciphers } : {}),
+        cipher: ssh.ciphers ?? defaultInboundCiphers(),
         ...(ssh.kex ? { kex: ssh.kex } : {}),
         ...(ssh.macs ? { hmac: ssh.macs } : {}),
         ...(ssh.hostKeyAlgorithms ? { serverHostKey: ssh.hostKeyAlgorithms } : {}),
@@ -58,7 +59,7 @@ export class SshServer {
       this.servers.push(server);
       const a = server.address() as AddressInfo;
       bound.push(a);
-      this.deps.log.info({ event: 'server.listening', address: a.address, port: a.port }, 'listening');
+      this.deps.log.info({ event: 'server.listening', address: a.address, port: a.port, ciphers: config.algorithms?.cipher }, 'listening');
     }
     return bound;
   }
@@ -75,6 +76,8 @@ export class SshServer {
     const cfg = rt.config;
     // First thing: ssh2 emits 'error' for bad packets and resets, and an unhandled one would end the process.
     conn.on('error', (err: Error) => log.debug({ event: 'client.error', ip: info.ip, err: err.message }, 'client connection error'));
+    // SSH is a conversation of small packets: Nagle's algorithm plus delayed ACKs would add 40 ms stalls.
+    (conn as unknown as { setNoDelay(on: boolean): void }).setNoDelay(true);
     if (registry.loggingIn >= cfg.limits.maxUnauthenticated) {
       log.warn({ event: 'session.refused', ip: info.ip, limit: cfg.limits.maxUnauthenticated }, 'too many logins in progress; connection refused');
       conn.end();

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from 'ssh2';
+import { cpuHasAes } from '../../src/ssh/algorithms.js';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
 import { runScp, runSftp, runSsh, type ClientResult } from '../helpers/openssh.js';
 import { scenarioHosts, scenarioPolicies, targetKnownHosts, type PolicySpec } from '../helpers/scenario.js';
@@ -96,6 +97,17 @@ describe('channels through Gatehouse', () => {
     assert.equal(r.code, 3);
     assert.equal(r.stdout, 'out\n');
     assert.match(r.stderr, /^err$/m);
+  });
+
+  test('a stock OpenSSH client gets AES-GCM (on CPUs with AES instructions); a client without GCM still gets in', async () => {
+    const r = await ssh('true', { options: ['-v'] });
+    assert.equal(r.code, 0, r.stderr);
+    const expected = cpuHasAes() ? 'aes128-gcm@openssh.com' : 'chacha20-poly1305@openssh.com';
+    assert.match(r.stderr, new RegExp(`kex: server->client cipher: ${expected}`));
+    assert.match(r.stderr, new RegExp(`kex: client->server cipher: ${expected}`));
+    const cbc = await ssh('echo old-client', { options: ['-c', 'aes128-cbc,aes256-cbc,aes128-ctr'] });
+    assert.equal(cbc.code, 0, cbc.stderr);
+    assert.equal(cbc.stdout, 'old-client\n');
   });
 
   test('stdin and its EOF reach the command (cat ends, then the rest of the command runs)', async () => {
