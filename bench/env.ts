@@ -73,8 +73,9 @@ export async function startEnv(): Promise<BenchEnv> {
       },
     ],
   }));
-  // Its own process, with room for tens of thousands of sockets; logs go to a file, as in production.
-  const gh = spawn('sh', ['-c', `ulimit -n 65536 2>/dev/null; exec "${process.execPath}" ${process.env["BENCH_NODE_FLAGS"] ?? ""} "${join(ROOT, 'dist', 'src', 'cli', 'main.js')}" serve --config "${join(dir, 'config.yaml')}" > "${join(dir, 'gatehouse.log')}" 2>&1`], { stdio: 'ignore' });
+  // Its own process, with as many file descriptors as the hard limit allows (two sockets per session); logs go
+  // to a file, as in production.
+  const gh = spawn('sh', ['-c', `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "${process.execPath}" ${process.env["BENCH_NODE_FLAGS"] ?? ""} "${join(ROOT, 'dist', 'src', 'cli', 'main.js')}" serve --config "${join(dir, 'config.yaml')}" > "${join(dir, 'gatehouse.log')}" 2>&1`], { stdio: 'ignore' });
   await waitForLog(join(dir, 'gatehouse.log'), '"event":"server.listening"', gh);
 
   const proxyFor = (extra: readonly string[]): string =>

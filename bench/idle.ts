@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import ssh2, { type Client, type ClientChannel } from 'ssh2';
 import { procStats, type BenchEnv } from './env.js';
 
@@ -11,6 +12,8 @@ export interface IdleFigures {
   readonly answering: number;
   readonly rssPerSessionKiB: number;
   readonly openSeconds: number;
+  /** Why sessions failed to open, with counts. */
+  readonly failures: Record<string, number>;
 }
 
 function open(env: BenchEnv): Promise<{ client: Client; channel: ClientChannel }> {
@@ -46,6 +49,12 @@ function ping(channel: ClientChannel, i: number): Promise<boolean> {
   });
 }
 
+/** Gatehouse's open-file limit: each proxied session holds two sockets. */
+export function fileLimit(pid: number): number {
+  const m = /Max open files\s+(\d+)/.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'));
+  return m ? Number(m[1]) : Number.POSITIVE_INFINITY;
+}
+
 export async function idleSessions(env: BenchEnv, n: number, batch = 40): Promise<IdleFigures> {
   // Warm up first, so that what is measured is per session, not the plugin runners and heap Gatehouse
   // starts anyway under a burst of logins.
@@ -54,10 +63,14 @@ export async function idleSessions(env: BenchEnv, n: number, batch = 40): Promis
   await new Promise((r) => setTimeout(r, 2000));
   const before = procStats(env.gatehousePid).rssBytes;
   const sessions: { client: Client; channel: ClientChannel }[] = [];
+  const failures: Record<string, number> = {};
   const started = performance.now();
   for (let i = 0; i < n; i += batch) {
     const got = await Promise.allSettled(Array.from({ length: Math.min(batch, n - i) }, () => open(env)));
-    for (const g of got) if (g.status === 'fulfilled') sessions.push(g.value);
+    for (const g of got) {
+      if (g.status === 'fulfilled') sessions.push(g.value);
+      else failures[String((g.reason as Error).message)] = (failures[String((g.reason as Error).message)] ?? 0) + 1;
+    }
   }
   const openSeconds = (performance.now() - started) / 1000;
   await new Promise((r) => setTimeout(r, 2000)); // let the heap settle
@@ -75,5 +88,6 @@ export async function idleSessions(env: BenchEnv, n: number, batch = 40): Promis
     answering,
     rssPerSessionKiB: sessions.length > 0 ? (after - before) / 1024 / sessions.length : Number.NaN,
     openSeconds,
+    failures,
   };
 }

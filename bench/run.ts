@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startEnv, ROUTES, type BenchEnv, type Route } from './env.js';
 import { hookOverhead, type HookFigures } from './hooks.js';
-import { idleSessions, type IdleFigures } from './idle.js';
+import { fileLimit, idleSessions, type IdleFigures } from './idle.js';
 import { bulkDownload, bulkUpload, login, loginRate, run, scpUpload, sftpUpload, type Sample } from './scenarios.js';
 import { median } from './stats.js';
 
@@ -19,8 +19,12 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     quick: { type: 'boolean', default: false },
     large: { type: 'boolean', default: false },
+    only: { type: 'string' },
   },
 });
+const SCENARIOS = ['bulk', 'files', 'logins', 'hooks', 'idle'] as const;
+const only = new Set(values.only ? values.only.split(',') : SCENARIOS);
+for (const o of only) if (!(SCENARIOS as readonly string[]).includes(o)) throw new Error(`--only takes ${SCENARIOS.join(',')}`);
 const quick = values.quick!;
 const rounds = Number(values.rounds);
 const MiB = 1024 * 1024;
@@ -72,38 +76,50 @@ async function main(): Promise<void> {
   let hooks: { javascript: HookFigures; python: HookFigures } | undefined;
   let idle: IdleFigures | undefined;
   try {
-    log('bulk throughput');
-    for (const [label, extra] of [['default cipher', [] as string[]], ['aes128-gcm', GCM]] as const) {
-      await compare(`upload ${STREAM / MiB} MiB, ${label}`, 'MB/s', (r) => bulkUpload(env, r, STREAM, extra), STREAM);
-      await compare(`download ${STREAM / MiB} MiB, ${label}`, 'MB/s', (r) => bulkDownload(env, r, STREAM, extra), STREAM);
+    if (only.has('bulk')) {
+      log('bulk throughput');
+      for (const [label, extra] of [['default cipher', [] as string[]], ['aes128-gcm', GCM]] as const) {
+        await compare(`upload ${STREAM / MiB} MiB, ${label}`, 'MB/s', (r) => bulkUpload(env, r, STREAM, extra), STREAM);
+        await compare(`download ${STREAM / MiB} MiB, ${label}`, 'MB/s', (r) => bulkDownload(env, r, STREAM, extra), STREAM);
+      }
     }
-    log('scp and sftp');
-    const file = makeFile(env);
-    const remote = `/tmp/gh-bench-${process.pid}.bin`;
-    await compare(`scp upload ${FILE / MiB} MiB`, 'MB/s', (r) => scpUpload(env, r, file, remote), FILE);
-    await compare(`sftp upload ${FILE / MiB} MiB`, 'MB/s', (r) => sftpUpload(env, r, file, remote), FILE);
-    await run(`rm -f ${remote}`);
-    log('logins');
-    for (const [label, extra] of [['client default kex', [] as string[]], ['curve25519 on every leg', CURVE]] as const) {
-      await compareMany(`login to command (ssh host true), ${label}`, rounds * 3, (r) => login(env, r, extra));
+    if (only.has('files')) {
+      log('scp and sftp');
+      const file = makeFile(env);
+      const remote = `/tmp/gh-bench-${process.pid}.bin`;
+      await compare(`scp upload ${FILE / MiB} MiB`, 'MB/s', (r) => scpUpload(env, r, file, remote), FILE);
+      await compare(`sftp upload ${FILE / MiB} MiB`, 'MB/s', (r) => sftpUpload(env, r, file, remote), FILE);
+      await run(`rm -f ${remote}`);
     }
-    const rate: Record<Route, number[]> = { direct: [], jump: [], gatehouse: [] };
-    for (let r = 0; r < Math.max(1, rounds - 1); r++) {
-      for (const route of ROUTES) rate[route].push(await loginRate(env, route, 8, quick ? 3 : 5, CURVE));
+    if (only.has('logins')) {
+      log('logins');
+      for (const [label, extra] of [['client default kex', [] as string[]], ['curve25519 on every leg', CURVE]] as const) {
+        await compareMany(`login to command (ssh host true), ${label}`, rounds * 3, (r) => login(env, r, extra));
+      }
+      const rate: Record<Route, number[]> = { direct: [], jump: [], gatehouse: [] };
+      for (let r = 0; r < Math.max(1, rounds - 1); r++) {
+        for (const route of ROUTES) rate[route].push(await loginRate(env, route, 8, quick ? 3 : 5, CURVE));
+      }
+      rows.push({
+        name: 'logins per second, 8 parallel clients (curve25519)', unit: 'logins/s', higherIsBetter: true,
+        values: { direct: median(rate.direct), jump: median(rate.jump), gatehouse: median(rate.gatehouse) },
+      });
+      log(`  logins/s: ${ROUTES.map((r) => `${r} ${median(rate[r]).toFixed(1)}`).join(', ')}`);
     }
-    rows.push({
-      name: 'logins per second, 8 parallel clients (curve25519)', unit: 'logins/s', higherIsBetter: true,
-      values: { direct: median(rate.direct), jump: median(rate.jump), gatehouse: median(rate.gatehouse) },
-    });
-    log(`  logins/s: ${ROUTES.map((r) => `${r} ${median(rate[r]).toFixed(1)}`).join(', ')}`);
-    log('hook-call overhead');
-    hooks = {
-      javascript: await hookOverhead('noop', quick ? 60 : 200, 10),
-      python: await hookOverhead('noop_py', quick ? 30 : 100, 10),
-    };
-    log(`idle sessions (${values.large ? 10_000 : quick ? 200 : 1000})`);
-    idle = await idleSessions(env, values.large ? 10_000 : quick ? 200 : 1000);
-    if (values.large && !quick) log('  (--large: 10,000 sessions)');
+    if (only.has('hooks')) {
+      log('hook-call overhead');
+      hooks = {
+        javascript: await hookOverhead('noop', quick ? 60 : 200, 10),
+        python: await hookOverhead('noop_py', quick ? 30 : 100, 10),
+      };
+    }
+    if (only.has('idle')) {
+      const n = values.large ? 10_000 : quick ? 200 : 1000;
+      log(`idle sessions (${n})`);
+      const limit = fileLimit(env.gatehousePid);
+      if (limit < 2 * n + 100) log(`  note: Gatehouse may open ${limit} files here (two sockets per session): raise the hard limit (ulimit -Hn) for ${n} sessions`);
+      idle = await idleSessions(env, n);
+    }
   } finally {
     await env.stop();
   }
@@ -157,7 +173,10 @@ function report(hooks: { javascript: HookFigures; python: HookFigures } | undefi
     lines.push('hook-call overhead (no-op plugin, fresh instance per call)');
     for (const [k, h] of Object.entries(hooks)) lines.push(`  ${k.padEnd(10)} median ${h.medianMs.toFixed(2)} ms, p99 ${h.p99Ms.toFixed(2)} ms, CPU ${h.cpuMsPerCall.toFixed(2)} ms per call`);
   }
-  if (idle) lines.push(`idle sessions: ${idle.opened}/${idle.sessions} opened in ${idle.openSeconds.toFixed(1)} s, ${idle.answering} answering, Gatehouse RSS ${idle.rssPerSessionKiB.toFixed(1)} KiB per session`);
+  if (idle) {
+    lines.push(`idle sessions: ${idle.opened}/${idle.sessions} opened in ${idle.openSeconds.toFixed(1)} s, ${idle.answering} answering, Gatehouse RSS ${idle.rssPerSessionKiB.toFixed(1)} KiB per session`);
+    for (const [why, count] of Object.entries(idle.failures)) lines.push(`  ${count} failed to open: ${why}`);
+  }
   const t = targets(hooks, idle);
   lines.push('', 'targets', ...t.map((x) => `  [${x.met ? 'met' : 'MISSED'}] ${x.what}: ${x.value}`), '', `machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}; run took ${seconds.toFixed(0)} s`);
   process.stdout.write(`${lines.join('\n')}\n`);

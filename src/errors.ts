@@ -36,7 +36,9 @@ export type ErrorCode =
   | 'TARGET_AUTH_FAILED'
   | 'TARGET_CREDENTIALS_MISSING'
   // lifecycle
-  | 'SHUTDOWN';
+  | 'SHUTDOWN'
+  // anything not foreseen (a bug, or the system out of a resource such as file descriptors)
+  | 'INTERNAL';
 
 const DEFAULT_USER_MESSAGE: Partial<Record<ErrorCode, string>> = {
   PLUGIN_TIMEOUT: 'Access denied: the authentication service did not answer in time.',
@@ -49,6 +51,7 @@ const DEFAULT_USER_MESSAGE: Partial<Record<ErrorCode, string>> = {
   NEEDINFO_LIMIT: 'Access denied: too many questions.',
   LOGIN_TIMEOUT: 'Login timed out.',
   SHUTDOWN: 'Gatehouse is shutting down.',
+  INTERNAL: 'Gatehouse could not complete the login; please try again later.',
 };
 
 const GENERIC_USER_MESSAGE = 'Access denied.';

@@ -85,7 +85,8 @@ export class AuthAdapter implements Prompter {
       }
       this.outcome = { ok: true, upstream };
     } catch (err) {
-      this.outcome = { ok: false, error: asBastionError(err, 'DENIED_BY_PLUGIN') };
+      if (!(err instanceof BastionError)) this.session.log.error({ event: 'login.internal_error', err }, 'unexpected error during login');
+      this.outcome = { ok: false, error: asBastionError(err, 'INTERNAL') };
     }
     this.serve();
   }

@@ -31,6 +31,7 @@ describe('target connection', () => {
     { alias: 'accept-new', plugin: {}, hostKeyCheck: { known_hosts: 'learned_known_hosts', policy: 'accept-new' } },
     { alias: 'pw', plugin: {}, targetAuth: { method: 'password' } },
     { alias: 'pw-only', targetAuth: { method: 'password' } },
+    { alias: 'broken-known-hosts', plugin: {}, hostKeyCheck: { known_hosts: 'a_directory', policy: 'strict' } },
   ];
   const ssh = (login: string, answers: string[] = [TOKEN], options: string[] = []) => {
     sessions++;
@@ -65,6 +66,7 @@ describe('target connection', () => {
         target_known_hosts: right,
         wrong_known_hosts: `[127.0.0.1]:${sshd.port} ${wrongKey}\n`,
         empty_known_hosts: '',
+        'a_directory/placeholder': '',
       }),
     });
     sshd.authorize(gh.clientKeyLine);
@@ -146,6 +148,17 @@ describe('target connection', () => {
     await gh.closedSessions(sessions);
     const text = JSON.stringify(gh.logs);
     assert.ok(!text.includes(TEST_USER_PASSWORD) && !text.includes('Not-The-Password-5'));
+  });
+
+  test('an unforeseen failure (known_hosts is a directory) refuses that login with INTERNAL and logs the error', async () => {
+    const r = await ssh(`${sshd.user}@broken-known-hosts`);
+    assert.equal(r.code, 255);
+    assert.match(r.stderr, /Gatehouse could not complete the login; please try again later\./);
+    const closed = await closedLine('broken-known-hosts');
+    assert.equal(closed.code, 'INTERNAL');
+    assert.ok(gh.logs.some((l) => l.sid === closed.sid && l.event === 'login.internal_error' && /EISDIR/.test(JSON.stringify(l['err']))));
+    assert.equal(gh.calls('session_ended').filter((c) => c.session_id === closed.sid).length, 1);
+    assert.equal((await ssh(`${sshd.user}@ok`)).code, 0);
   });
 
   test('without a plugin the target password is the only proof, and a password client gives it directly', async () => {

@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ROOT } from '../helpers/paths.js';
+
+// The benchmark must keep working: a short run of three of its scenarios, checked through its JSON output.
+// (The figures themselves are for people to read; `npm run bench` runs the full set.)
+
+test('npm run bench (quick subset) measures the three routes and writes its JSON', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-bench-test-'));
+  try {
+    const out = join(dir, 'bench.json');
+    const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'bench', 'run.js'), '--quick', '--rounds', '1', '--only', 'logins,hooks,idle', '--json', out], {
+      encoding: 'utf8', timeout: 240_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /vs direct/);
+    const json = JSON.parse(readFileSync(out, 'utf8')) as {
+      rows: { name: string; values: Record<string, number> }[];
+      hooks: { javascript: { medianMs: number }; python: { medianMs: number } };
+      idle: { sessions: number; answering: number };
+      targets: { what: string; met: boolean }[];
+    };
+    const latency = json.rows.find((x) => x.name.startsWith('login to command'))!;
+    for (const route of ['direct', 'jump', 'gatehouse']) assert.ok(latency.values[route]! > 0, route);
+    assert.ok(json.hooks.javascript.medianMs > 0 && json.hooks.python.medianMs > 0);
+    assert.equal(json.idle.answering, json.idle.sessions);
+    assert.ok(json.targets.length >= 3);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
