@@ -18,8 +18,9 @@ export function contextTransport(opts: ContextWorkerOptions): Transport {
   const worker = new Worker(WORKER_URL, {
     workerData: { entry: opts.entry },
     env: opts.env,
-    // vm.SourceTextModule is behind a flag on Node 20; its "experimental" notice would land in the plugin log.
-    execArgv: ['--experimental-vm-modules', '--no-warnings'],
+    // vm.SourceTextModule and import.meta.resolve(specifier, parent) are behind flags on Node 20; their
+    // "experimental" notices would land in the plugin log.
+    execArgv: ['--experimental-vm-modules', '--experimental-import-meta-resolve', '--no-warnings'],
     stdout: true,
     stderr: true,
     resourceLimits: { maxOldGenerationSizeMb: opts.memoryMb },

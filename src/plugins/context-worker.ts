@@ -1,8 +1,7 @@
 import { Console } from 'node:console';
 import { readFileSync } from 'node:fs';
-import { Writable } from 'node:stream';
-import { builtinModules, createRequire } from 'node:module';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import vm from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -10,25 +9,26 @@ import type { RunnerCall, RunnerMessage } from './runner.js';
 
 // Runs JavaScript plugin hook calls inside a worker thread, one call at a time, each in a fresh V8 context:
 // the plugin's entry module and the modules it imports from its own folder are evaluated anew for every call,
-// with a new global object, so no global or module state survives from one call to the next (spec 3.1) while
-// a call costs well under a millisecond instead of a new thread. Node's built-in modules and packages from
-// node_modules are shared by the calls of one worker. The host ends the worker when a call overruns its
-// timeout, which stops even a busy loop.
+// with a new global object, its own timers (cleared when the call ends, as the end of SPS's process per call
+// would) and its own view of `process` (properties and env changes stay with the call), so no state survives
+// from one call to the next (spec 3.1), while a call costs well under a millisecond instead of a new thread.
+// Node's built-in modules and packages from node_modules are loaded once per worker and shared by its calls.
+// The host ends the worker when a call overruns its timeout, which stops even a busy loop.
 
 const port = parentPort!;
 const { entry } = workerData as { entry: string };
 const post = (m: RunnerMessage): void => port.postMessage(m);
 
-// The Node globals a plugin may expect; the rest of a context's globals are the language's own.
-const NODE_GLOBALS = [
-  'console', 'process', 'Buffer', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate',
-  'clearImmediate', 'queueMicrotask', 'structuredClone', 'URL', 'URLSearchParams', 'TextEncoder', 'TextDecoder',
+// Node globals a plugin may expect beyond the language's own; timers, console and process are per call.
+const SHARED_GLOBALS = [
+  'Buffer', 'queueMicrotask', 'structuredClone', 'URL', 'URLSearchParams', 'TextEncoder', 'TextDecoder',
   'AbortController', 'AbortSignal', 'EventTarget', 'Event', 'fetch', 'Headers', 'Request', 'Response', 'FormData',
   'Blob', 'atob', 'btoa', 'crypto', 'performance',
 ] as const;
 
-const sources = new Map<string, { text: string; cachedData?: Buffer }>();
+const sources = new Map<string, string>();
 const shared = new Map<string, Promise<Record<string, unknown>>>();
+let current: ((m: RunnerMessage) => void) | undefined;
 
 function describeError(err: unknown): string {
   const e = err as { stack?: unknown; message?: unknown } | null;
@@ -37,19 +37,27 @@ function describeError(err: unknown): string {
   return `non-Error value thrown: ${String(err)}`;
 }
 
-function source(path: string): { text: string; cachedData?: Buffer } {
+// A failure outside the hook's own control flow (a callback that throws, a promise nobody awaits) fails the
+// call under way; between calls it retires this worker, so that the next call starts clean.
+for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+  process.on(event, (err: unknown) => {
+    if (current) current({ type: 'error', code: 'PLUGIN_THREW', message: `uncaught: ${describeError(err)}` });
+    else process.exit(1);
+  });
+}
+
+function source(path: string): string {
   let s = sources.get(path);
-  if (!s) {
-    s = { text: readFileSync(path, 'utf8') };
+  if (s === undefined) {
+    s = readFileSync(path, 'utf8');
     sources.set(path, s);
   }
   return s;
 }
 
-/** Host-realm module (builtin or package), shared by every call of this worker. */
+/** Host-realm module (builtin or package, resolved from the importing file), shared by this worker's calls. */
 function sharedModule(specifier: string, from: string): Promise<Record<string, unknown>> {
-  const isBuiltin = specifier.startsWith('node:') || builtinModules.includes(specifier);
-  const target = isBuiltin ? specifier : pathToFileURL(createRequire(from).resolve(specifier)).href;
+  const target = import.meta.resolve(specifier, pathToFileURL(from).href);
   let p = shared.get(target);
   if (!p) {
     p = import(target) as Promise<Record<string, unknown>>;
@@ -61,21 +69,31 @@ function sharedModule(specifier: string, from: string): Promise<Record<string, u
 /** Loads the plugin's module graph into `context`: its own files anew, everything else shared. */
 async function load(context: vm.Context): Promise<vm.SourceTextModule> {
   const modules = new Map<string, vm.Module>();
+  const ready = new Map<vm.Module, Promise<void>>();
+  const linker = (specifier: string, ref: vm.Module): Promise<vm.Module> => link(specifier, ref.identifier);
+  // A module imported dynamically, possibly by several imports at once: linked and evaluated once.
+  const evaluated = (m: vm.Module): Promise<void> => {
+    let p = ready.get(m);
+    if (!p) {
+      p = (async () => {
+        if (m.status === 'unlinked') await m.link(linker);
+        if (m.status === 'linked') await m.evaluate();
+      })();
+      ready.set(m, p);
+    }
+    return p;
+  };
   const make = (path: string): vm.SourceTextModule => {
-    const s = source(path);
-    const mod = new vm.SourceTextModule(s.text, {
+    const mod = new vm.SourceTextModule(source(path), {
       identifier: path,
       context,
-      ...(s.cachedData ? { cachedData: s.cachedData } : {}),
       initializeImportMeta: (meta) => { meta.url = pathToFileURL(path).href; },
       importModuleDynamically: (async (spec: string) => {
         const m = await link(spec, path);
-        if (m.status === 'unlinked') await m.link((sp, ref) => link(sp, ref.identifier));
-        if (m.status === 'linked') await m.evaluate();
+        await evaluated(m);
         return m;
       }) as never,
     });
-    s.cachedData ??= (mod as unknown as { createCachedData(): Buffer }).createCachedData();
     modules.set(path, mod);
     return mod;
   };
@@ -94,7 +112,7 @@ async function load(context: vm.Context): Promise<vm.SourceTextModule> {
     return mod;
   };
   const root = make(entry);
-  await root.link((s, ref) => link(s, ref.identifier));
+  await root.link(linker);
   await root.evaluate();
   return root;
 }
@@ -121,20 +139,64 @@ function lines(stream: 'stdout' | 'stderr'): Writable {
       }
       cb();
     },
-    final(cb) {
-      if (partial) post({ type: 'output', stream, line: partial });
-      cb();
-    },
   });
 }
 
 const pluginConsole = new Console({ stdout: lines('stdout'), stderr: lines('stderr') });
 
-function freshContext(): vm.Context {
+interface CallScope {
+  readonly context: vm.Context;
+  /** Clears what the call left scheduled. */
+  end(): void;
+}
+
+/** `process` for one call: reads fall through to the real one; writes, env included, stay with the call. */
+function callProcess(): NodeJS.Process {
+  const own: Record<PropertyKey, unknown> = { env: { ...process.env } };
+  return new Proxy(process, {
+    get: (target, key) => (key in own ? own[key] : Reflect.get(target, key, target)),
+    set: (_t, key, value) => { own[key] = value; return true; },
+    defineProperty: (_t, key, desc) => { own[key] = desc.value; return true; },
+    deleteProperty: (_t, key) => { own[key] = undefined; return true; },
+    has: (target, key) => key in own || key in target,
+  });
+}
+
+function scope(): CallScope {
+  const timers = new Set<NodeJS.Timeout>();
+  const immediates = new Set<NodeJS.Immediate>();
+  const track = <A extends unknown[]>(make: (fn: (...a: A) => void, ms?: number, ...rest: A) => NodeJS.Timeout, once: boolean) =>
+    (fn: (...a: A) => void, ms?: number, ...rest: A): NodeJS.Timeout => {
+      const t = make((...a: A) => {
+        if (once) timers.delete(t);
+        fn(...a);
+      }, ms, ...rest);
+      timers.add(t);
+      return t;
+    };
   const globals: Record<string, unknown> = {};
-  for (const name of NODE_GLOBALS) if (name in globalThis) globals[name] = (globalThis as Record<string, unknown>)[name];
-  globals['console'] = pluginConsole;
-  return vm.createContext(globals, { name: 'plugin' });
+  for (const name of SHARED_GLOBALS) if (name in globalThis) globals[name] = (globalThis as Record<string, unknown>)[name];
+  Object.assign(globals, {
+    console: pluginConsole,
+    process: callProcess(),
+    setTimeout: track(setTimeout, true),
+    setInterval: track(setInterval, false),
+    clearTimeout: (t: NodeJS.Timeout) => { timers.delete(t); clearTimeout(t); },
+    clearInterval: (t: NodeJS.Timeout) => { timers.delete(t); clearInterval(t); },
+    setImmediate: (fn: (...a: unknown[]) => void, ...rest: unknown[]) => {
+      const i = setImmediate((...a: unknown[]) => { immediates.delete(i); fn(...a); }, ...rest);
+      immediates.add(i);
+      return i;
+    },
+    clearImmediate: (i: NodeJS.Immediate) => { immediates.delete(i); clearImmediate(i); },
+  });
+  return {
+    context: vm.createContext(globals, { name: 'plugin' }),
+    end: () => {
+      for (const t of timers) clearTimeout(t);
+      for (const i of immediates) clearImmediate(i);
+    },
+  };
 }
 
 function hookNames(cls: { prototype: object }): string[] {
@@ -147,13 +209,12 @@ function hookNames(cls: { prototype: object }): string[] {
   return [...names];
 }
 
-async function call(c: RunnerCall): Promise<RunnerMessage> {
+async function run(c: RunnerCall, s: CallScope): Promise<RunnerMessage> {
   let result: unknown;
   try {
-    const context = freshContext();
-    const Plugin = await pluginClass(context);
+    const Plugin = await pluginClass(s.context);
     // Arguments are built inside the plugin's realm, so that `instanceof Object` and friends hold there.
-    const args = (vm.runInContext('JSON.parse', context) as (s: string) => unknown)(JSON.stringify(c.args));
+    const args = (vm.runInContext('JSON.parse', s.context) as (t: string) => unknown)(JSON.stringify(c.args));
     const instance = new Plugin(c.configuration);
     const fn = instance[c.hook];
     if (typeof fn !== 'function') return { type: 'error', code: 'PLUGIN_HOOK_MISSING', message: `the Plugin class has no method "${c.hook}"` };
@@ -168,15 +229,32 @@ async function call(c: RunnerCall): Promise<RunnerMessage> {
   }
 }
 
+function call(c: RunnerCall): void {
+  const s = scope();
+  let answered = false;
+  const answer = (m: RunnerMessage): void => {
+    if (answered) return;
+    answered = true;
+    current = undefined;
+    s.end();
+    post(m);
+  };
+  current = answer;
+  void run(c, s).then(answer);
+}
+
 async function main(): Promise<void> {
+  const s = scope();
   try {
-    post({ type: 'ready', hooks: hookNames(await pluginClass(freshContext())) });
+    post({ type: 'ready', hooks: hookNames(await pluginClass(s.context)) });
   } catch (err) {
     post({ type: 'load_error', message: `importing the entry point failed: ${describeError(err)}` });
     return;
+  } finally {
+    s.end();
   }
   // One call at a time: the host sends the next call only after this one's answer.
-  port.on('message', (c: RunnerCall) => void call(c).then(post));
+  port.on('message', call);
 }
 
 void main();

@@ -10,7 +10,7 @@ export interface CredentialResult<T> {
   readonly items: readonly T[];
   readonly cookie: JsonObject | undefined;
   readonly sessionCookie: JsonObject | undefined;
-  /** Entries dropped, and why; safe to log. */
+  /** Entries dropped (or relabelled), and why; safe to log. */
   readonly skipped: readonly string[];
 }
 
@@ -69,21 +69,21 @@ export function checkPrivateKeyList(raw: JsonValue): CredentialCheck<PrivateKey>
       skipped.push(`private_keys[${i}] is not a [key_type, key] pair`);
       return;
     }
-    const [type, pem] = entry as [string, string];
-    if (!SUPPORTED_KEY_TYPES.has(type)) {
-      skipped.push(`private_keys[${i}] has unsupported key type ${JSON.stringify(type)}`);
-      return;
-    }
+    const [label, pem] = entry as [string, string];
     const parsed = ssh2.utils.parseKey(pem);
     if (parsed instanceof Error || Array.isArray(parsed)) {
-      skipped.push(`private_keys[${i}] (${type}) is not a usable unencrypted private key`);
+      skipped.push(SUPPORTED_KEY_TYPES.has(label)
+        ? `private_keys[${i}] (${label}) is not a usable unencrypted private key`
+        : `private_keys[${i}] has unsupported key type ${JSON.stringify(label)}`);
       return;
     }
-    if (parsed.type !== type) {
-      skipped.push(`private_keys[${i}] is declared ${type} but is a ${parsed.type} key`);
+    if (!SUPPORTED_KEY_TYPES.has(parsed.type)) {
+      skipped.push(`private_keys[${i}] has unsupported key type ${JSON.stringify(parsed.type)}`);
       return;
     }
-    items.push({ type, pem });
+    // Stores label keys loosely (the Safeguard plugin calls every key ssh-rsa): the key itself decides.
+    if (parsed.type !== label) skipped.push(`private_keys[${i}] is labelled ${label} but is a ${parsed.type} key; used as ${parsed.type}`);
+    items.push({ type: parsed.type, pem });
   });
   return { ok: true, result: { items, cookie: c.cookie, sessionCookie: c.sessionCookie, skipped } };
 }

@@ -51,19 +51,26 @@ def construct(cls, configuration):
     return cls(configuration) if takes_one else cls()
 
 
-def keyword_arguments(method, args):
-    params = inspect.signature(method).parameters.values()
-    if any(p.kind == p.VAR_KEYWORD for p in params):
-        return dict(args)
-    kwargs = {}
+def call_arguments(method, args):
+    """(positional, keyword) arguments for a hook: the names it declares (None where Gatehouse has no value and
+    the parameter has no default), and every argument when it takes **kwargs."""
+    params = list(inspect.signature(method).parameters.values())
+    positional = []
+    kwargs = dict(args) if any(p.kind == p.VAR_KEYWORD for p in params) else {}
     for p in params:
-        if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
         if p.name in args:
-            kwargs[p.name] = args[p.name]
+            value = args[p.name]
         elif p.default is p.empty:
-            kwargs[p.name] = None
-    return kwargs
+            value = None
+        else:
+            continue
+        if p.kind == p.POSITIONAL_ONLY:
+            positional.append(value)
+        else:
+            kwargs[p.name] = value
+    return positional, kwargs
 
 
 def main():
@@ -85,7 +92,8 @@ def main():
         if not callable(method):
             send({"type": "error", "code": "PLUGIN_HOOK_MISSING", "message": 'the Plugin class has no method "%s"' % hook})
             return
-        result = method(**keyword_arguments(method, call["args"]))
+        positional, kwargs = call_arguments(method, call["args"])
+        result = method(*positional, **kwargs)
     except BaseException:  # noqa: BLE001 - SystemExit included: a plugin must not end the call silently
         traceback.print_exc()
         send({"type": "error", "code": "PLUGIN_THREW", "message": traceback.format_exc().strip().splitlines()[-1]})

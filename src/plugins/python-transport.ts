@@ -23,21 +23,28 @@ export function pythonTransport(opts: PythonOptions): Transport {
     env: opts.env,
     detached: true,
   });
+  const control = child.stdio[3] as Readable | null;
+  if (!control || !child.stdin || !child.stdout || !child.stderr) {
+    // spawn() can fail before it has pipes (EMFILE): no runner, and nothing to wait for.
+    child.kill('SIGKILL');
+    throw new Error(`cannot start ${opts.python}: no pipes (out of file descriptors?)`);
+  }
   child.unref();
-  const control = child.stdio[3] as Readable;
-  let gone = false;
-  child.once('exit', () => { gone = true; });
-  // 'close' (not 'exit') reports a death: it comes after fd 3 is read to the end, so a result the process
-  // wrote just before exiting is never mistaken for a crash.
-  child.stdin!.on('error', () => undefined); // a process that died is reported through 'exit'
+  child.stdin.on('error', () => undefined); // a process that died is reported through 'exit'
+  // A death counts once the process has exited and its answer channel (fd 3) is read to the end, so a result
+  // written just before exiting is never taken for a crash, and helpers the plugin started (which may hold
+  // stdout open) cannot delay the report.
+  const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? `code ${code}`)));
+  const drained = new Promise<void>((resolve) => { control.once('end', resolve); control.once('close', resolve); });
   return {
-    send: (call) => child.stdin!.write(`${JSON.stringify(call)}\n`),
+    send: (call) => child.stdin!.end(`${JSON.stringify(call)}\n`),
+    // The whole process group, every time: what the plugin started goes too, even after the plugin exited.
     kill: () => {
-      if (gone || child.pid === undefined) return;
+      if (child.pid === undefined) return;
       try {
         process.kill(-child.pid, 'SIGKILL');
       } catch {
-        child.kill('SIGKILL');
+        // the group is gone already
       }
     },
     onMessage: (fn) => {
@@ -51,7 +58,7 @@ export function pythonTransport(opts: PythonOptions): Transport {
     },
     onFailure: (fn) => {
       child.once('error', (err) => fn(`cannot start ${opts.python}: ${err.message}`));
-      child.once('close', (code, signal) => fn(`python exited (${signal ?? `code ${code}`}) before answering`));
+      void Promise.all([exited, drained]).then(([how]) => fn(`python exited (${how}) before answering`));
     },
     onOutput: (fn) => {
       for (const stream of ['stdout', 'stderr'] as const) {

@@ -45,6 +45,9 @@ export type OutputSink = (line: string, stream: 'stdout' | 'stderr', call: CallC
 
 type Answer = RunnerMessage | { type: 'failure'; message: string; code: 'PLUGIN_THREW' | 'PLUGIN_CRASHED' } | { type: 'timeout' };
 
+/** A runner that has not loaded the plugin by then is ended (a module-level network call that never returns). */
+const LOAD_TIMEOUT_MS = 30_000;
+
 export class Runner {
   readonly ready: Promise<{ hooks: string[] } | { error: string }>;
   /** Set when the runner died or was ended; it must not be handed another call. */
@@ -55,21 +58,43 @@ export class Runner {
   private call: CallContext | undefined;
   private settle: ((m: Answer) => void) | undefined;
 
-  constructor(private readonly transport: Transport, output: OutputSink, readonly reusable: boolean) {
+  constructor(private readonly transport: Transport, output: OutputSink, readonly reusable: boolean, loadTimeoutMs = LOAD_TIMEOUT_MS) {
     transport.onOutput((line, stream) => output(line, stream, this.call));
     this.ready = new Promise((resolve) => {
+      const loaded = (v: { hooks: string[] } | { error: string }): void => {
+        clearTimeout(loading);
+        resolve(v);
+      };
+      const loading = setTimeout(() => {
+        const message = `plugin did not finish loading within ${loadTimeoutMs / 1000} s`;
+        this.dead ??= message;
+        loaded({ error: message });
+        transport.kill();
+      }, loadTimeoutMs);
+      loading.unref();
       transport.onMessage((m) => {
         if (m.type === 'output') output(m.line, m.stream, this.call);
-        else if (m.type === 'ready') resolve({ hooks: m.hooks });
-        else if (m.type === 'load_error') resolve({ error: m.message });
+        else if (m.type === 'ready') loaded({ hooks: m.hooks });
+        else if (m.type === 'load_error') loaded({ error: m.message });
         else this.settle?.(m);
       });
       transport.onFailure((message, code = 'PLUGIN_CRASHED') => {
         this.dead ??= message;
-        resolve({ error: message });
+        loaded({ error: message });
         this.settle?.({ type: 'failure', message, code });
       });
     });
+  }
+
+  /** A runner that could not even be started: it answers its one call with the reason. */
+  static failed(message: string): Runner {
+    return new Runner({
+      send: () => undefined,
+      kill: () => undefined,
+      onMessage: () => undefined,
+      onFailure: (fn) => queueMicrotask(() => fn(message, 'PLUGIN_CRASHED')),
+      onOutput: () => undefined,
+    }, () => undefined, false);
   }
 
   async run(call: RunnerCall, context: CallContext, timeoutMs: number): Promise<HookOutcome> {
@@ -159,6 +184,7 @@ export class RunnerPool {
   private readonly queue: Waiter[] = [];
   private starting = 0;
   private closed = false;
+  private trimTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly start: () => Runner, private readonly opts: PoolOptions) {
     this.refill();
@@ -182,6 +208,7 @@ export class RunnerPool {
    * under way are stopped too (process shutdown). */
   close(killBusy = false): void {
     this.closed = true;
+    clearTimeout(this.trimTimer);
     for (const r of this.idle.splice(0)) r.discard();
     if (killBusy) for (const r of this.busy) r.discard();
   }
@@ -232,8 +259,14 @@ export class RunnerPool {
   }
 
   private launch(): void {
+    let r: Runner;
+    try {
+      r = this.start();
+    } catch (err) {
+      // No thread or process to be had (out of memory, out of file descriptors): say so to a waiting call.
+      r = Runner.failed(`cannot start a plugin runner: ${(err as Error).message}`);
+    }
     this.starting++;
-    const r = this.start();
     void r.ready.then(() => {
       this.starting--;
       if (r.dead) {
@@ -248,13 +281,17 @@ export class RunnerPool {
   }
 
   private release(r: Runner): void {
-    if (this.closed) r.discard();
     if (!r.dead) {
+      // Calls still waiting after close() (sessions on a retired configuration) are served all the same.
       const w = this.queue.shift();
       if (w) return w.take(r);
-      r.idleSince = performance.now();
-      this.idle.push(r);
-      this.trim();
+      if (this.closed) {
+        r.discard();
+      } else {
+        r.idleSince = performance.now();
+        this.idle.push(r);
+        this.scheduleTrim();
+      }
     }
     this.refill();
     this.grow();
@@ -271,9 +308,16 @@ export class RunnerPool {
     }
   }
 
-  /** Ends reusable runners that stayed idle beyond the warm ones for longer than `idleMs`. */
-  private trim(): void {
-    const limit = performance.now() - (this.opts.idleMs ?? 30_000);
-    while (this.idle.length > this.opts.warm && this.idle[0]!.idleSince < limit) this.idle.shift()!.discard();
+  /** Ends reusable runners that stay idle beyond the warm ones for longer than `idleMs`. */
+  private scheduleTrim(): void {
+    if (this.trimTimer || this.idle.length <= this.opts.warm) return;
+    const idleMs = this.opts.idleMs ?? 30_000;
+    this.trimTimer = setTimeout(() => {
+      this.trimTimer = undefined;
+      const limit = performance.now() - idleMs;
+      while (this.idle.length > this.opts.warm && this.idle[0]!.idleSince <= limit) this.idle.shift()!.discard();
+      this.scheduleTrim();
+    }, idleMs);
+    this.trimTimer.unref();
   }
 }

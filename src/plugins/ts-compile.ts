@@ -1,16 +1,18 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { BastionError } from '../errors.js';
 
 // TypeScript plugins are compiled once per plugin version and content (never per call): every .ts/.mts file
-// of the plugin folder is transpiled into a cache folder keyed by name, version and a hash of the sources.
-// The compiler is loaded only when a TypeScript plugin exists.
+// of the plugin folder is transpiled into a cache folder keyed by name, version and a hash of the sources,
+// and the plugin's other files (plain .js helpers, JSON data) are copied beside them, so that relative imports
+// find what they found in the source folder. The compiler is loaded only when a TypeScript plugin exists.
 
 export async function compileTsPlugin(dir: string, name: string, version: string, cacheRoot: string): Promise<string> {
-  const files = listSources(dir);
+  const all = listFiles(dir);
+  const files = all.filter((f) => /\.m?ts$/.test(f) && !f.endsWith('.d.ts'));
   const hash = createHash('sha256');
-  for (const f of files) hash.update(f).update('\0').update(readFileSync(join(dir, f))).update('\0');
+  for (const f of all) hash.update(f).update('\0').update(readFileSync(join(dir, f))).update('\0');
   const out = join(cacheRoot, `${name}-${version.replace(/[^A-Za-z0-9_.-]/g, '_')}-${hash.digest('hex').slice(0, 16)}`);
   if (existsSync(join(out, '.complete'))) return out;
 
@@ -39,6 +41,10 @@ export async function compileTsPlugin(dir: string, name: string, version: string
     mkdirSync(dirname(target), { recursive: true });
     writeFileSync(target, result.outputText);
   }
+  for (const f of all.filter((x) => !files.includes(x))) {
+    mkdirSync(dirname(join(tmp, f)), { recursive: true });
+    copyFileSync(join(dir, f), join(tmp, f));
+  }
   writeFileSync(join(tmp, 'package.json'), '{ "type": "module" }\n');
   // Let compiled code resolve the plugin's own dependencies.
   if (existsSync(join(dir, 'node_modules'))) symlinkSync(join(dir, 'node_modules'), join(tmp, 'node_modules'), 'dir');
@@ -48,14 +54,14 @@ export async function compileTsPlugin(dir: string, name: string, version: string
   return out;
 }
 
-function listSources(root: string): string[] {
+function listFiles(root: string): string[] {
   const found: string[] = [];
   const walk = (d: string): void => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       if (e.name === 'node_modules' || e.name.startsWith('.')) continue;
       const p = join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else if (/\.m?ts$/.test(e.name) && !e.name.endsWith('.d.ts')) found.push(relative(root, p));
+      else if (e.name !== 'package.json') found.push(relative(root, p));
     }
   };
   walk(root);

@@ -20,7 +20,8 @@ export class CredstoreClient extends PluginClient {
 
   /** Only after a successful target login with the store's credentials (spec 6.1, 11.16). */
   async authenticationCompleted(): Promise<void> {
-    if (!this.has('authentication_completed')) return;
+    // A session already over (client gone while the target login ran) gets session_ended, not this.
+    if (!this.has('authentication_completed') || this.session.closed) return;
     this.markUsed();
     await this.notify('authentication_completed');
   }

@@ -66,7 +66,9 @@ export class PluginClient {
 
   /** Calls a hook whose result does not matter (session_ended, authentication_completed); never throws. */
   protected async notify(hook: HookName, timeoutMs = this.timeoutMs): Promise<void> {
-    const outcome = await this.plugin.call(hook, this.configuration, this.args({}), this.session.id, timeoutMs);
+    const call = this.plugin.call(hook, this.configuration, this.args({}), this.session.id, timeoutMs);
+    if (hook !== 'session_ended') this.inflight = call;
+    const outcome = await call;
     if (outcome.ok) {
       // Hooks that "return nothing" may still hand back cookies; keep them if they are dicts.
       const v = outcome.value;

@@ -62,9 +62,31 @@ export class Plugin {
   session_ended() { return undefined; }
 }`,
     });
+    plugin('stateful', {
+      MANIFEST: MANIFEST('stateful'), 'package.json': ESM,
+      'dyn.js': 'export const loaded = Math.random();\n',
+      'node_modules/esm-only/package.json': '{ "name": "esm-only", "type": "module", "exports": { "import": "./index.js" } }',
+      'node_modules/esm-only/index.js': 'export const shout = (s) => s.toUpperCase();\n',
+      'main.js': `import { shout } from 'esm-only';
+import { readFile } from 'node:fs';
+export class Plugin {
+  async authenticate({ session_id }) {
+    const before = { x: process.x ?? null, env: process.env.GH_LEAK ?? null };
+    process.x = session_id;
+    process.env.GH_LEAK = session_id;
+    const [a, b] = await Promise.all([import('./dyn.js'), import('./dyn.js')]);
+    setTimeout(() => console.log('late timer from ' + session_id), 50);
+    setInterval(() => console.log('interval from ' + session_id), 20);
+    // An I/O callback is not one of the call's timers: it runs after the call has returned.
+    if (session_id === 'throw-later') readFile(process.execPath, () => { throw new Error('after return'); });
+    return { verdict: 'ACCEPT', before, same: a.loaded === b.loaded, shout: shout('hi') };
+  }
+}`,
+    });
     plugin('typed', {
       MANIFEST: MANIFEST('typed'),
-      'main.ts': `import { answer } from './lib/answer.js';\nexport class Plugin { authenticate(args: { key_value_pairs: Record<string, string> }): { verdict: string; n: number } { return { verdict: 'ACCEPT', n: answer(args.key_value_pairs) }; } }`,
+      'main.ts': `import { answer } from './lib/answer.js';\nimport { plain } from './lib/plain.js';\nexport class Plugin { authenticate(args: { key_value_pairs: Record<string, string> }): { verdict: string; n: number } { return { verdict: 'ACCEPT', n: answer(args.key_value_pairs) + plain }; } }`,
+      'lib/plain.js': 'export const plain = 0;\n',
       'lib/answer.ts': 'export function answer(kv: Record<string, string>): number { return Object.keys(kv).length + 41; }',
     });
     plugin('nomanifest', { 'main.js': '' });
@@ -113,6 +135,13 @@ class Plugin(object):
 
     def exits(self):
         os._exit(4)
+
+    def positional(self, session_id, /, missing_one, **rest):
+        return {"sid": session_id, "missing": missing_one, "rest": sorted(rest)}
+
+    def reads_stdin(self):
+        import sys
+        return {"stdin": sys.stdin.read()}
 `,
     });
     plugin('badts', { MANIFEST: MANIFEST('badts'), 'main.ts': 'export class Plugin { authenticate( { }' });
@@ -143,6 +172,29 @@ class Plugin(object):
       assert.equal(v['configuration'], '[section]\nkey = v');
       assert.equal(v['state'], join(dir, 'data', 'plugins', 'counter'));
       assert.ok(existsSync(v['state']!) && existsSync(v['ephemeral']!));
+    }
+  });
+
+  test('nothing of one call reaches the next: process properties and env, timers; dynamic and ESM-only imports work', async () => {
+    const p = await host.load('stateful', 'aa');
+    for (const sid of ['s1', 's2', 's3']) {
+      const r = await p.call('authenticate', '', { session_id: sid }, sid, 5000);
+      assert.ok(r.ok, r.ok ? '' : r.message);
+      assert.deepEqual(r.value, { verdict: 'ACCEPT', before: { x: null, env: null }, same: true, shout: 'HI' });
+    }
+    await new Promise((r) => setTimeout(r, 150));
+    assert.ok(!lines.some((l) => l['event'] === 'plugin.output' && /late timer|interval from/.test(String(l['msg']))), 'a timer of an ended call fired');
+    assert.equal(process.env['GH_LEAK'], undefined);
+  });
+
+  test('an error thrown after a call returned does not fail the next call', async () => {
+    const p = await host.load('stateful', 'aa');
+    const first = await p.call('authenticate', '', { session_id: 'throw-later' }, 'throw-later', 5000);
+    assert.ok(first.ok);
+    await new Promise((r) => setTimeout(r, 300));
+    for (let i = 0; i < 3; i++) {
+      const next = await p.call('authenticate', '', { session_id: `after-${i}` }, `after-${i}`, 5000);
+      assert.ok(next.ok, next.ok ? '' : next.message);
     }
   });
 
@@ -177,7 +229,7 @@ class Plugin(object):
   test('Python: keyword arguments filtered to the signature, None for names not supplied, **kwargs gets all (spec 3.1, 11.1, 11.2)', async () => {
     const p = await host.load('py', 'aa');
     assert.equal(p.runtime, 'python');
-    assert.deepEqual([...p.hooks].sort(), ['authenticate', 'authorize', 'exits', 'raises', 'session_ended', 'spins']);
+    assert.deepEqual([...p.hooks].sort(), ['authenticate', 'authorize', 'exits', 'positional', 'raises', 'reads_stdin', 'session_ended', 'spins']);
     for (let i = 0; i < 3; i++) {
       const r = await p.call('authenticate', 'cfg', { session_id: 'py1', key_value_pairs: { a: 'b' }, cookie: { c: 1 }, client_ip: '1.2.3.4' }, 'py1', 10_000);
       assert.ok(r.ok, r.ok ? '' : r.message);
@@ -186,6 +238,10 @@ class Plugin(object):
         state: join(dir, 'data', 'plugins', 'py'), ephemeral: join(dir, 'run', 'py'),
       });
     }
+    const pos = await p.call('positional' as 'authenticate', '', { session_id: 'p1', cookie: {} }, 'p1', 10_000);
+    assert.deepEqual(pos.ok && pos.value, { sid: 'p1', missing: null, rest: ['cookie', 'session_id'] });
+    const stdin = await p.call('reads_stdin' as 'authenticate', '', {}, 's', 5_000);
+    assert.deepEqual(stdin.ok && stdin.value, { stdin: '' });
     const all = await p.call('authorize', '', { session_id: 's', cookie: {}, protocol: 'ssh' }, 's', 10_000);
     assert.ok(all.ok);
     assert.deepEqual((all.value as { names: string[] }).names, ['cookie', 'protocol', 'session_id']);
