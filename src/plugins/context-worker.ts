@@ -26,7 +26,9 @@ const SHARED_GLOBALS = [
   'Blob', 'atob', 'btoa', 'crypto', 'performance',
 ] as const;
 
-const sources = new Map<string, string>();
+// Source text and V8 code cache per file, so that a call compiles its modules from cache. Node drops the
+// dynamic-import callback of modules compiled from a code cache, so files that use import() are compiled anew.
+const sources = new Map<string, { text: string; cachedData?: Buffer; dynamic: boolean }>();
 const shared = new Map<string, Promise<Record<string, unknown>>>();
 let current: ((m: RunnerMessage) => void) | undefined;
 
@@ -46,10 +48,11 @@ for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
   });
 }
 
-function source(path: string): string {
+function source(path: string): { text: string; cachedData?: Buffer; dynamic: boolean } {
   let s = sources.get(path);
   if (s === undefined) {
-    s = readFileSync(path, 'utf8');
+    const text = readFileSync(path, 'utf8');
+    s = { text, dynamic: /\bimport\s*\(/.test(text) };
     sources.set(path, s);
   }
   return s;
@@ -84,9 +87,11 @@ async function load(context: vm.Context): Promise<vm.SourceTextModule> {
     return p;
   };
   const make = (path: string): vm.SourceTextModule => {
-    const mod = new vm.SourceTextModule(source(path), {
+    const src = source(path);
+    const mod = new vm.SourceTextModule(src.text, {
       identifier: path,
       context,
+      ...(src.cachedData ? { cachedData: src.cachedData } : {}),
       initializeImportMeta: (meta) => { meta.url = pathToFileURL(path).href; },
       importModuleDynamically: (async (spec: string) => {
         const m = await link(spec, path);
@@ -94,6 +99,7 @@ async function load(context: vm.Context): Promise<vm.SourceTextModule> {
         return m;
       }) as never,
     });
+    if (!src.dynamic) src.cachedData ??= (mod as unknown as { createCachedData(): Buffer }).createCachedData();
     modules.set(path, mod);
     return mod;
   };
