@@ -25,65 +25,59 @@ const SUPPORTED_KEY_TYPES = new Set([
   'ssh-rsa', 'ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521',
 ]);
 
-function common(hook: string, raw: JsonValue): { cookie?: JsonObject; sessionCookie?: JsonObject; body: JsonObject } | string {
-  if (raw === null) return { body: {} };
-  if (!isPlainObject(raw)) return `${hook} returned ${Array.isArray(raw) ? 'a list' : `a ${typeof raw}`} instead of a dict`;
+type Pick<T> = { item: T; note?: string } | { skip: string };
+
+/**
+ * The checks both getters share: a dict (or None), dict cookies, and `key` a list (or absent). `pick` turns each
+ * list entry into an item (with a note worth logging, perhaps), or into the reason it is skipped.
+ */
+function checkList<T>(hook: string, key: string, raw: JsonValue, pick: (entry: JsonValue, i: number) => Pick<T>): CredentialCheck<T> {
+  const body = raw ?? {};
+  if (!isPlainObject(body)) return { ok: false, message: `${hook} returned ${Array.isArray(body) ? 'a list' : `a ${typeof body}`} instead of a dict` };
   for (const k of ['cookie', 'session_cookie'] as const) {
-    const v = raw[k];
-    if (v !== undefined && v !== null && !isPlainObject(v)) return `${hook} returned a "${k}" that is not a dict`;
+    const v = body[k];
+    if (v !== undefined && v !== null && !isPlainObject(v)) return { ok: false, message: `${hook} returned a "${k}" that is not a dict` };
   }
-  return {
-    cookie: isPlainObject(raw['cookie']) ? raw['cookie'] : undefined,
-    sessionCookie: isPlainObject(raw['session_cookie']) ? raw['session_cookie'] : undefined,
-    body: raw,
-  };
+  const list = body[key];
+  if (list !== undefined && list !== null && !Array.isArray(list)) return { ok: false, message: `${hook} returned "${key}" that is not a list` };
+  const items: T[] = [];
+  const skipped: string[] = [];
+  (list ?? []).forEach((entry, i) => {
+    const p = pick(entry, i);
+    if ('skip' in p) {
+      skipped.push(p.skip);
+    } else {
+      items.push(p.item);
+      if (p.note) skipped.push(p.note);
+    }
+  });
+  const cookie = isPlainObject(body['cookie']) ? body['cookie'] : undefined;
+  const sessionCookie = isPlainObject(body['session_cookie']) ? body['session_cookie'] : undefined;
+  return { ok: true, result: { items, cookie, sessionCookie, skipped } };
 }
 
 export function checkPasswordList(raw: JsonValue): CredentialCheck<string> {
-  const c = common('get_password_list', raw);
-  if (typeof c === 'string') return { ok: false, message: c };
-  const list = c.body['passwords'];
-  if (list !== undefined && list !== null && !Array.isArray(list)) {
-    return { ok: false, message: 'get_password_list returned "passwords" that is not a list' };
-  }
-  const items: string[] = [];
-  const skipped: string[] = [];
-  (list ?? []).forEach((p, i) => {
-    if (typeof p === 'string' && p.length > 0) items.push(p);
-    else skipped.push(`passwords[${i}] is not a non-empty string`);
-  });
-  return { ok: true, result: { items, cookie: c.cookie, sessionCookie: c.sessionCookie, skipped } };
+  return checkList<string>('get_password_list', 'passwords', raw, (p, i) =>
+    (typeof p === 'string' && p.length > 0 ? { item: p } : { skip: `passwords[${i}] is not a non-empty string` }));
 }
 
 export function checkPrivateKeyList(raw: JsonValue): CredentialCheck<PrivateKey> {
-  const c = common('get_private_key_list', raw);
-  if (typeof c === 'string') return { ok: false, message: c };
-  const list = c.body['private_keys'];
-  if (list !== undefined && list !== null && !Array.isArray(list)) {
-    return { ok: false, message: 'get_private_key_list returned "private_keys" that is not a list' };
-  }
-  const items: PrivateKey[] = [];
-  const skipped: string[] = [];
-  (list ?? []).forEach((entry, i) => {
+  return checkList<PrivateKey>('get_private_key_list', 'private_keys', raw, (entry, i) => {
     if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== 'string' || typeof entry[1] !== 'string') {
-      skipped.push(`private_keys[${i}] is not a [key_type, key] pair`);
-      return;
+      return { skip: `private_keys[${i}] is not a [key_type, key] pair` };
     }
     const [label, pem] = entry as [string, string];
     const parsed = ssh2.utils.parseKey(pem);
     if (parsed instanceof Error || Array.isArray(parsed)) {
-      skipped.push(SUPPORTED_KEY_TYPES.has(label)
-        ? `private_keys[${i}] (${label}) is not a usable unencrypted private key`
-        : `private_keys[${i}] has unsupported key type ${JSON.stringify(label)}`);
-      return;
+      return {
+        skip: SUPPORTED_KEY_TYPES.has(label)
+          ? `private_keys[${i}] (${label}) is not a usable unencrypted private key`
+          : `private_keys[${i}] has unsupported key type ${JSON.stringify(label)}`,
+      };
     }
-    if (!SUPPORTED_KEY_TYPES.has(parsed.type)) {
-      skipped.push(`private_keys[${i}] has unsupported key type ${JSON.stringify(parsed.type)}`);
-      return;
-    }
+    if (!SUPPORTED_KEY_TYPES.has(parsed.type)) return { skip: `private_keys[${i}] has unsupported key type ${JSON.stringify(parsed.type)}` };
     // Stores label keys loosely (the Safeguard plugin calls every key ssh-rsa): the key itself decides.
-    if (parsed.type !== label) skipped.push(`private_keys[${i}] is labelled ${label} but is a ${parsed.type} key; used as ${parsed.type}`);
-    items.push({ type: parsed.type, pem });
+    const note = parsed.type === label ? undefined : `private_keys[${i}] is labelled ${label} but is a ${parsed.type} key; used as ${parsed.type}`;
+    return { item: { type: parsed.type, pem }, ...(note ? { note } : {}) };
   });
-  return { ok: true, result: { items, cookie: c.cookie, sessionCookie: c.sessionCookie, skipped } };
 }

@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from 'ssh2';
 import { cpuHasAes } from '../../src/ssh/algorithms.js';
-import { startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
+import type { Gatehouse } from '../helpers/gatehouse.js';
 import { runScp, runSftp, runSsh, type ClientResult } from '../helpers/openssh.js';
-import { scenarioHosts, scenarioPolicies, targetKnownHosts, type PolicySpec } from '../helpers/scenario.js';
+import { type PolicySpec, type Scenario, startScenario } from '../helpers/scenario.js';
 import { connectClient, exec } from '../helpers/ssh2-client.js';
-import { startSshd, type Sshd } from '../helpers/sshd.js';
+import type { Sshd } from '../helpers/sshd.js';
 import { Terminal } from '../helpers/terminal.js';
 
 // Everything a session carries: exec with exit codes and stderr, stdin EOF, env, a pty shell with resizes,
@@ -67,15 +67,10 @@ describe('channels through Gatehouse', () => {
   const ssh = (command: string, extra: { stdin?: string | Buffer; options?: string[]; alias?: string } = {}) =>
     runSsh({ port: gh.port, knownHosts: gh.knownHosts, login: login(extra.alias), command, stdin: extra.stdin, options: extra.options });
 
+  let scenario: Scenario | undefined;
   before(async () => {
-    sshd = await startSshd();
-    gh = await startGatehouse({
-      plugins: ['scripted'],
-      policies: (ctx) => scenarioPolicies(ctx, sshd, SPECS),
-      extra: () => ({ hosts: scenarioHosts(sshd, SPECS) }),
-      files: () => targetKnownHosts(sshd),
-    });
-    sshd.authorize(gh.clientKeyLine);
+    scenario = await startScenario(SPECS);
+    ({ sshd, gh } = scenario);
     work = mkdtempSync(join(tmpdir(), 'gh-chan-'));
     // A directory the target user can write to (the target is this machine).
     remote = mkdtempSync(join(tmpdir(), 'gh-remote-'));
@@ -85,8 +80,7 @@ describe('channels through Gatehouse', () => {
     echoPort = (echo.address() as { port: number }).port;
   });
   after(async () => {
-    await gh?.stop();
-    await sshd?.stop();
+    await scenario?.stop();
     echo?.close();
     rmSync(work, { recursive: true, force: true });
     rmSync(remote, { recursive: true, force: true });

@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import ssh2 from 'ssh2';
-import { startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
+import type { Gatehouse } from '../helpers/gatehouse.js';
 import { runSsh } from '../helpers/openssh.js';
-import { FIXTURE_AA_PLUGINS, scenarioHosts, scenarioPolicies, targetKnownHosts, type PolicySpec } from '../helpers/scenario.js';
-import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { FIXTURE_AA_PLUGINS, type PolicySpec, type Scenario, startScenario } from '../helpers/scenario.js';
+import type { Sshd } from '../helpers/sshd.js';
 
 // Logins through Gatehouse with the real OpenSSH client to a real OpenSSH sshd: the AA plugin's questions,
 // verdicts, cookies and session_ended as the user and the plugin see them.
@@ -35,19 +35,13 @@ for (const plugin of FIXTURE_AA_PLUGINS) describe(`login through Gatehouse (Open
   const ended = (sid: string) => gh.calls('session_ended').filter((c) => c.session_id === sid);
   const lastSid = () => gh.calls('authenticate').at(-1)!.session_id;
 
+  let scenario: Scenario | undefined;
   before(async () => {
-    sshd = await startSshd();
-    gh = await startGatehouse({
-      plugins: [plugin],
-      policies: (ctx) => scenarioPolicies(ctx, sshd, SPECS, plugin),
-      extra: () => ({ hosts: scenarioHosts(sshd, SPECS), timeouts: { login_grace: 5 } }),
-      files: () => targetKnownHosts(sshd),
-    });
-    sshd.authorize(gh.clientKeyLine);
+    scenario = await startScenario(SPECS, { plugin: plugin, extra: { timeouts: { login_grace: 5 } } });
+    ({ sshd, gh } = scenario);
   });
   after(async () => {
-    await gh?.stop();
-    await sshd?.stop();
+    await scenario?.stop();
   });
 
   test('NEEDINFO with a wrong answer, then the right one: prompts are shown, the command runs on the target', async () => {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startGatehouse, type Gatehouse, type LogLine } from '../helpers/gatehouse.js';
+import type { Gatehouse, LogLine } from '../helpers/gatehouse.js';
 import { runSsh } from '../helpers/openssh.js';
-import { FIXTURE_AA_PLUGINS, scenarioHosts, scenarioPolicies, targetKnownHosts, type PolicySpec } from '../helpers/scenario.js';
-import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { FIXTURE_AA_PLUGINS, type PolicySpec, type Scenario, startScenario } from '../helpers/scenario.js';
+import type { Sshd } from '../helpers/sshd.js';
 
 // A plugin that throws, hangs, crashes or returns garbage denies that login with a coded log line, gets its
 // session_ended exactly once, and never takes Gatehouse down or stalls the other sessions.
@@ -36,20 +36,13 @@ for (const plugin of FIXTURE_AA_PLUGINS) describe(`plugin failures deny that log
   };
   const endedOnce = (sid: string) => assert.equal(gh.calls('session_ended').filter((c) => c.session_id === sid).length, 1, `session_ended for ${sid}`);
 
+  let scenario: Scenario | undefined;
   before(async () => {
-    sshd = await startSshd();
-    gh = await startGatehouse({
-      plugins: [plugin],
-      policies: (ctx) => scenarioPolicies(ctx, sshd, SPECS, plugin),
-      // proxy timeout 4 s: plugin calls get 2 s.
-      extra: () => ({ hosts: scenarioHosts(sshd, SPECS), timeouts: { proxy: 4 } }),
-      files: () => targetKnownHosts(sshd),
-    });
-    sshd.authorize(gh.clientKeyLine);
+    scenario = await startScenario(SPECS, { plugin: plugin, extra: { timeouts: { proxy: 4 } } });
+    ({ sshd, gh } = scenario);
   });
   after(async () => {
-    await gh?.stop();
-    await sshd?.stop();
+    await scenario?.stop();
   });
 
   for (const [alias, code] of [

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
+import type { Gatehouse } from '../helpers/gatehouse.js';
 import { runSsh } from '../helpers/openssh.js';
-import { scenarioHosts, scenarioPolicies, targetKnownHosts, type PolicySpec } from '../helpers/scenario.js';
+import { type PolicySpec, type Scenario, startScenario } from '../helpers/scenario.js';
 import { connectClient, exec } from '../helpers/ssh2-client.js';
-import { startSshd, type Sshd } from '../helpers/sshd.js';
+import type { Sshd } from '../helpers/sshd.js';
 
 // Hostile or unusual peers must not take Gatehouse down or lose data: junk on the wire at the login limit,
 // exit signals ssh2 cannot name, a client that leaves while the target floods stderr, half-closed forwards.
@@ -27,15 +27,10 @@ describe('robustness', () => {
     assert.equal(r.stdout, 'alive\n', r.stderr);
   };
 
+  let scenario: Scenario | undefined;
   before(async () => {
-    sshd = await startSshd();
-    gh = await startGatehouse({
-      plugins: ['scripted'],
-      policies: (ctx) => scenarioPolicies(ctx, sshd, SPECS),
-      extra: () => ({ hosts: scenarioHosts(sshd, SPECS), limits: { max_unauthenticated: 2 } }),
-      files: () => targetKnownHosts(sshd),
-    });
-    sshd.authorize(gh.clientKeyLine);
+    scenario = await startScenario(SPECS, { extra: { limits: { max_unauthenticated: 2 } } });
+    ({ sshd, gh } = scenario);
     // Greets, half-closes at once, and keeps reading what the client sends until its EOF.
     halfClose = createServer((sock: Socket) => {
       sock.end('hello, I am done talking\n');
@@ -45,8 +40,7 @@ describe('robustness', () => {
     halfClosePort = (halfClose.address() as { port: number }).port;
   });
   after(async () => {
-    await gh?.stop();
-    await sshd?.stop();
+    await scenario?.stop();
     halfClose?.close();
   });
 

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import ssh2 from 'ssh2';
-import { startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
+import type { Gatehouse } from '../helpers/gatehouse.js';
 import { runSsh } from '../helpers/openssh.js';
-import { FIXTURE_AA_PLUGINS, scenarioHosts, scenarioPolicies, targetKnownHosts, type PolicySpec } from '../helpers/scenario.js';
-import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { FIXTURE_AA_PLUGINS, type PolicySpec, type Scenario, startScenario } from '../helpers/scenario.js';
+import type { Sshd } from '../helpers/sshd.js';
 
 // Edge cases of spec section 11 that concern what a plugin receives or returns, for the JavaScript fixture and
 // its Python twin. (The other items are covered where their subject lives; docs/spec-coverage.md lists all.)
@@ -20,19 +20,13 @@ for (const plugin of FIXTURE_AA_PLUGINS) describe(`spec 11 edge cases [${plugin}
   let sshd: Sshd;
   let gh: Gatehouse;
 
+  let scenario: Scenario | undefined;
   before(async () => {
-    sshd = await startSshd();
-    gh = await startGatehouse({
-      plugins: [plugin],
-      policies: (ctx) => scenarioPolicies(ctx, sshd, SPECS, plugin),
-      extra: () => ({ hosts: scenarioHosts(sshd, SPECS) }),
-      files: () => targetKnownHosts(sshd),
-    });
-    sshd.authorize(gh.clientKeyLine);
+    scenario = await startScenario(SPECS, { plugin: plugin });
+    ({ sshd, gh } = scenario);
   });
   after(async () => {
-    await gh?.stop();
-    await sshd?.stop();
+    await scenario?.stop();
   });
 
   test('spec 11.6: a 2-element question echoes, a truthy 3rd element turns echo off, a falsy one keeps it on', async () => {

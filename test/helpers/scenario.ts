@@ -1,5 +1,5 @@
-import type { HarnessContext } from './gatehouse.js';
-import type { Sshd } from './sshd.js';
+import { startGatehouse, type Gatehouse, type HarnessContext } from './gatehouse.js';
+import { startSshd, type Sshd } from './sshd.js';
 
 // Builders for the config of an end-to-end scenario: one real sshd target reachable under several alias
 // names, each alias selecting its own policy with its own plugin configuration.
@@ -36,4 +36,40 @@ export function scenarioHosts(sshd: Sshd, specs: readonly PolicySpec[]): Record<
 
 export function targetKnownHosts(sshd: Sshd): Record<string, string> {
   return { target_known_hosts: `[127.0.0.1]:${sshd.port} ${sshd.hostKeyLine}\n` };
+}
+
+export interface Scenario {
+  readonly sshd: Sshd;
+  readonly gh: Gatehouse;
+  stop(): Promise<void>;
+}
+
+/**
+ * A real sshd target and a Gatehouse whose policies reach it under the specs' aliases, with the fixture AA
+ * plugin `plugin`; `extra` adds top-level config.yaml keys.
+ */
+export async function startScenario(specs: readonly PolicySpec[], opts: { plugin?: string; extra?: Record<string, unknown>; password?: boolean } = {}): Promise<Scenario> {
+  const plugin = opts.plugin ?? 'scripted';
+  const sshd = await startSshd({ password: opts.password ?? false });
+  let gh: Gatehouse;
+  try {
+    gh = await startGatehouse({
+      plugins: [plugin],
+      policies: (ctx) => scenarioPolicies(ctx, sshd, specs, plugin),
+      extra: () => ({ hosts: scenarioHosts(sshd, specs), ...opts.extra }),
+      files: () => targetKnownHosts(sshd),
+    });
+  } catch (err) {
+    await sshd.stop();
+    throw err;
+  }
+  sshd.authorize(gh.clientKeyLine);
+  return {
+    sshd,
+    gh,
+    stop: async () => {
+      await gh.stop();
+      await sshd.stop();
+    },
+  };
 }
