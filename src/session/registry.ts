@@ -5,7 +5,6 @@ import type { CloseReason, Session } from './session.js';
 
 export class SessionRegistry {
   private readonly sessions = new Set<Session>();
-  private readonly idleWaiters: (() => void)[] = [];
 
   add(s: Session): void {
     this.sessions.add(s);
@@ -13,7 +12,6 @@ export class SessionRegistry {
 
   remove(s: Session): void {
     this.sessions.delete(s);
-    if (this.sessions.size === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
   get size(): number {
@@ -34,10 +32,5 @@ export class SessionRegistry {
   /** Closes every session (each runs session_ended within `hookTimeoutMs`); resolves when all have closed. */
   async closeAll(reason: CloseReason, error?: BastionError, hookTimeoutMs?: number): Promise<void> {
     await Promise.all(this.list().map((s) => s.close(reason, error, hookTimeoutMs)));
-  }
-
-  /** Resolves when no session is left. */
-  idle(): Promise<void> {
-    return this.sessions.size === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 }
