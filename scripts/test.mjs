@@ -45,5 +45,8 @@ for (const sub of ['unit', 'e2e']) {
 }
 const only = process.argv.slice(2);
 const selected = only.length > 0 ? files.filter((f) => only.some((o) => f.includes(o))) : files;
-const r = spawnSync(process.execPath, ['--test', '--test-timeout=300000', ...selected], { stdio: 'inherit', cwd: root });
+const r = spawnSync(process.execPath, ['--test', '--test-timeout=300000',
+  '--test-reporter=tap', '--test-reporter-destination=stdout',
+  `--test-reporter=${join(root, 'scripts', 'failure-summary.mjs')}`, '--test-reporter-destination=stderr',
+  ...selected], { stdio: 'inherit', cwd: root });
 process.exit(r.status ?? 1);

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { dirname, join } from 'node:path';
 import ssh2 from 'ssh2';
 import { BastionError } from '../errors.js';
+import { generateEd25519, generateRsa } from './keygen.js';
 
 // SSH key files: Gatehouse's host keys, its client key for targets, the demo target's key. Missing keys are
 // generated (mode 0600); a private key that group or others can read is refused, as OpenSSH refuses it.
@@ -24,9 +25,7 @@ export interface LoadedKey {
 export function ensureKey(path: string, kind: KeyKind, comment = 'gatehouse'): LoadedKey {
   if (!existsSync(path)) {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    const pair = kind === 'rsa'
-      ? utils.generateKeyPairSync('rsa', { bits: 3072, comment })
-      : utils.generateKeyPairSync('ed25519', { comment });
+    const pair = kind === 'rsa' ? generateRsa(3072, comment) : generateEd25519(comment);
     writeFileSync(path, pair.private, { mode: 0o600, flag: 'wx' });
     writeFileSync(`${path}.pub`, `${pair.public}\n`, { mode: 0o644 });
   }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import ssh2 from 'ssh2';
+import { generateEd25519 } from '../../src/ssh/keygen.js';
 import { startGatehouse, type Gatehouse, type LogLine, type PluginCall } from '../helpers/gatehouse.js';
 import { runSsh } from '../helpers/openssh.js';
 import { scenarioHosts, targetKnownHosts } from '../helpers/scenario.js';
@@ -13,7 +13,7 @@ import { startSshd, TEST_USER_PASSWORD, type Sshd } from '../helpers/sshd.js';
 // from the AA plugin's and session_cookie shared.
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
-const ed = ssh2.utils.generateKeyPairSync('ed25519');
+const ed = generateEd25519('test');
 const DSA_PEM = '-----BEGIN DSA PRIVATE KEY-----\nMIIBuwIBAAKBgQD\n-----END DSA PRIVATE KEY-----\n';
 
 interface StoreCase { alias: string; store: Record<string, unknown> }

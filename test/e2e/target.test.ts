@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import ssh2 from 'ssh2';
+import { generateEd25519 } from '../../src/ssh/keygen.js';
 import { startGatehouse, type Gatehouse, type LogLine } from '../helpers/gatehouse.js';
 import { runSsh } from '../helpers/openssh.js';
 import { scenarioHosts, scenarioPolicies, type PolicySpec } from '../helpers/scenario.js';
@@ -47,7 +47,7 @@ describe('target connection', () => {
     silent = createServer(() => undefined);
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     silentPort = (silent.address() as { port: number }).port;
-    const wrongKey = ssh2.utils.generateKeyPairSync('ed25519').public.split(' ').slice(0, 2).join(' ');
+    const wrongKey = generateEd25519('test').public.split(' ').slice(0, 2).join(' ');
     const right = `[127.0.0.1]:${sshd.port} ${sshd.hostKeyLine}\n`;
     gh = await startGatehouse({
       plugins: ['scripted'],

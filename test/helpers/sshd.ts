@@ -79,6 +79,20 @@ export async function startSshd(opts: { password?: boolean } = {}): Promise<Sshd
   execFileSync('ssh-keygen', ['-q', '-N', '', '-t', 'ed25519', '-f', join(dir, 'host_ed25519')]);
   const authorized = join(dir, 'authorized_keys');
   writeFileSync(authorized, '', { mode: 0o644 });
+  // freePort() and sshd's bind race with other processes taking ephemeral ports: try a few.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchSshd(dir, user, home, authorized, opts);
+    } catch (err) {
+      if (attempt >= 5 || !/Address already in use/.test((err as Error).message)) {
+        rmSync(dir, { recursive: true, force: true });
+        throw err;
+      }
+    }
+  }
+}
+
+async function launchSshd(dir: string, user: string, home: string, authorized: string, opts: { password?: boolean }): Promise<Sshd> {
   const port = await freePort();
   const cfg = join(dir, 'sshd_config');
   writeFileSync(cfg, [
@@ -108,6 +122,9 @@ export async function startSshd(opts: { password?: boolean } = {}): Promise<Sshd
   child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
   try {
     await waitForPort(port, child);
+    // Something else may have answered on the port while sshd failed to bind it.
+    await new Promise((r) => setTimeout(r, 20));
+    if (child.exitCode !== null) throw new Error(`sshd exited with code ${child.exitCode}`);
   } catch (err) {
     child.kill('SIGKILL');
     throw new Error(`${(err as Error).message}: ${stderr}`);

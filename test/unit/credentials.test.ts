@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, test } from 'node:test';
-import ssh2 from 'ssh2';
+import { generateEd25519 } from '../../src/ssh/keygen.js';
 import type { JsonValue } from '../../src/plugins/contract.js';
 import { checkPasswordList, checkPrivateKeyList } from '../../src/plugins/credentials.js';
 
 // spec 6.3, 11.17, 11.18: what a credential store may return.
 
-const ed = ssh2.utils.generateKeyPairSync('ed25519').private;
+const ed = generateEd25519('test').private;
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } }).privateKey;
 
 describe('credential store results', () => {
