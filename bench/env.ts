@@ -105,6 +105,9 @@ export async function startEnv(): Promise<BenchEnv> {
         }
       }
       await Promise.all([target.stop(), jump.stop()]);
+      // BENCH_GATEHOUSE_LOG=FILE keeps Gatehouse's log (with BENCH_NODE_FLAGS=--trace-gc, its GC trace too).
+      const keep = process.env['BENCH_GATEHOUSE_LOG'];
+      if (keep) cpSync(join(dir, 'gatehouse.log'), keep);
       rmSync(dir, { recursive: true, force: true });
     },
   };

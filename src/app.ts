@@ -71,8 +71,9 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       // One reload at a time, in order: a slow older one must not win over a newer one.
       const run = reloading.then(async () => {
         const next = await buildRuntime(loadConfigFile(config.file), log, ephemeral);
-        if (JSON.stringify(next.config.listen) !== JSON.stringify(runtime.config.listen) || next.config.keysDir !== runtime.config.keysDir) {
-          log.warn({ event: 'config.restart_needed' }, 'listen addresses, host keys and the demo target change only on restart');
+        if (JSON.stringify(next.config.listen) !== JSON.stringify(runtime.config.listen) || next.config.keysDir !== runtime.config.keysDir
+          || next.config.gc !== runtime.config.gc) {
+          log.warn({ event: 'config.restart_needed' }, 'listen addresses, host keys, gc and the demo target change only on restart');
         }
         const previous = runtime;
         runtime = next;

@@ -3,7 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { BastionError } from '../errors.js';
 import type { TargetSpec } from '../ssh/username.js';
 import { compileAllowRule, type AllowRule } from '../proxy/target-rules.js';
-import { configSchema, LOG_LEVELS, type ListenAddress, type RawConfig, type RawPolicy } from './schema.js';
+import { configSchema, GC_MODES, LOG_LEVELS, type ListenAddress, type RawConfig, type RawPolicy } from './schema.js';
 import type { Issue } from './validator.js';
 import { parseYaml, YamlSyntaxError, type KeyPath, type ParsedYaml } from './yaml-source.js';
 
@@ -11,6 +11,7 @@ import { parseYaml, YamlSyntaxError, type KeyPath, type ParsedYaml } from './yam
 // relative paths in the file are resolved against the file's own directory.
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export type GcMode = (typeof GC_MODES)[number];
 
 export type TargetSelection =
   | { readonly kind: 'fixed'; readonly host: string; readonly port: number }
@@ -57,6 +58,8 @@ export interface Config {
   /** Interpreter for Python plugins (absolute path, as a pyenv shim on PATH costs 5x per call). */
   readonly python: string;
   readonly ssh: { readonly ciphers?: string[]; readonly kex?: string[]; readonly macs?: string[]; readonly hostKeyAlgorithms?: string[] };
+  /** How V8 collects garbage in the serving process (cli/gc-mode.ts); applied at start-up only. */
+  readonly gc: GcMode;
   readonly hosts: ReadonlyMap<string, TargetSpec>;
   readonly demoTarget: { readonly listen: ListenAddress } | undefined;
   readonly policies: readonly Policy[];
@@ -144,6 +147,7 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
       ...(raw.ssh?.macs ? { macs: raw.ssh.macs } : {}),
       ...(raw.ssh?.host_key_algorithms ? { hostKeyAlgorithms: raw.ssh.host_key_algorithms } : {}),
     },
+    gc: raw.gc!,
     hosts: new Map(Object.entries(raw.hosts ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
     demoTarget: raw.demo_target && raw.demo_target.enabled !== false ? { listen: raw.demo_target.listen } : undefined,
     policies,

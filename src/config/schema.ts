@@ -4,7 +4,7 @@ import {
   array, boolean, number, object, oneOf, optional, parsed, record, string, type Check,
 } from './validator.js';
 
-// The shape of config.yaml. docs/configuration.md describes every key; keep the two in step.
+// The shape of config.yaml. The README's config.yaml reference describes every key; keep the two in step.
 
 const require = createRequire(import.meta.url);
 const ssh2Constants = require('ssh2/lib/protocol/constants.js') as Record<string, string[]>;
@@ -15,6 +15,7 @@ export interface ListenAddress {
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+export const GC_MODES = ['throughput', 'latency'] as const;
 
 const NAME = /^[A-Za-z][A-Za-z0-9_.-]*$/;
 
@@ -113,6 +114,7 @@ export const configSchema = object({
     macs: optional(algorithms('MAC')),
     host_key_algorithms: optional(algorithms('SERVER_HOST_KEY')),
   })),
+  gc: optional(oneOf(GC_MODES), 'throughput'),
   hosts: optional(record(hostAlias, /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/)),
   demo_target: optional(object({
     enabled: optional(boolean(), true),

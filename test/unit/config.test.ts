@@ -74,6 +74,12 @@ describe('config.yaml', () => {
     assert.match(msg, /:3: policies: must have at least 1 entry/);
   });
 
+  test('gc: throughput by default, latency on request, anything else refused with file, line and key', () => {
+    assert.equal(parseConfig(`listen: ["0.0.0.0:2222"]\n${POLICY}`, FILE).gc, 'throughput');
+    assert.equal(parseConfig(`listen: ["0.0.0.0:2222"]\ngc: latency\n${POLICY}`, FILE).gc, 'latency');
+    assert.match(fails(`listen: ["0.0.0.0:2222"]\ngc: fast\n${POLICY}`), /config\.yaml:2: gc: must be one of "throughput", "latency"/);
+  });
+
   test('YAML syntax errors give the line', () => {
     assert.match(fails('listen: ["0.0.0.0:2222"\npolicies: x\n'), /config\.yaml:\d+: YAML syntax error/);
   });
