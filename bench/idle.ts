@@ -73,7 +73,7 @@ export async function idleSessions(env: BenchEnv, n: number, batch = 40): Promis
     }
   }
   const openSeconds = (performance.now() - started) / 1000;
-  await new Promise((r) => setTimeout(r, Number(process.env.SETTLE ?? 2000))); // let the heap settle
+  await new Promise((r) => setTimeout(r, 2000)); // let the heap settle
   const after = procStats(env.gatehousePid).rssBytes;
   let answering = 0;
   for (let i = 0; i < sessions.length; i += 200) {
