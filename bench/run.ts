@@ -13,18 +13,44 @@ import { median } from './stats.js';
 // Every scenario is measured on the three routes interleaved, over several rounds; the table shows medians
 // and the ratios to direct and to ProxyJump, then each target of the project and whether this run meets it.
 
-const { values } = parseArgs({
-  options: {
-    json: { type: 'string' },
-    rounds: { type: 'string', default: '3' },
-    quick: { type: 'boolean', default: false },
-    large: { type: 'boolean', default: false },
-    only: { type: 'string' },
-  },
-});
 const SCENARIOS = ['bulk', 'files', 'logins', 'hooks', 'idle'] as const;
+const USAGE = `npm run bench -- [--rounds N] [--quick] [--large] [--only ${SCENARIOS.join(',')}] [--json FILE]
+  --rounds N   rounds per scenario, routes interleaved (default 3)
+  --quick      64 MiB streams and 32 MiB files instead of 512 and 256
+  --large      10,000 idle sessions instead of 1,000 (needs ulimit -Hn above 20,000)
+  --only LIST  run only these scenarios
+  --json FILE  also write the figures as JSON
+Environment: BENCH_LOG_LEVEL (Gatehouse's log level), BENCH_NODE_FLAGS (node flags for Gatehouse),
+BENCH_GATEHOUSE_LOG=FILE (keep Gatehouse's log).`;
+
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      json: { type: 'string' },
+      rounds: { type: 'string', default: '3' },
+      quick: { type: 'boolean', default: false },
+      large: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+} catch (err) {
+  process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
+  process.exit(2);
+}
+const { values } = parsed;
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
 const only = new Set(values.only ? values.only.split(',') : SCENARIOS);
-for (const o of only) if (!(SCENARIOS as readonly string[]).includes(o)) throw new Error(`--only takes ${SCENARIOS.join(',')}`);
+for (const o of only) {
+  if (!(SCENARIOS as readonly string[]).includes(o)) {
+    process.stderr.write(`--only takes ${SCENARIOS.join(',')}, not "${o}"\n`);
+    process.exit(2);
+  }
+}
 const quick = values.quick!;
 const rounds = Number(values.rounds);
 const MiB = 1024 * 1024;

@@ -33,3 +33,13 @@ test('npm run bench (quick subset) measures the three routes and writes its JSON
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('npm run bench -- --help prints its usage; an unknown scenario is refused before anything starts', () => {
+  const run = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'dist', 'bench', 'run.js'), ...args], { encoding: 'utf8', timeout: 30_000 });
+  const help = run('--help');
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /--only LIST/);
+  const bad = run('--only', 'bulk,nope');
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--only takes bulk,files,logins,hooks,idle, not "nope"/);
+});
