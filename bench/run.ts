@@ -23,23 +23,23 @@ const USAGE = `npm run bench -- [--rounds N] [--quick] [--large] [--only ${SCENA
 Environment: BENCH_LOG_LEVEL (Gatehouse's log level), BENCH_NODE_FLAGS (node flags for Gatehouse),
 BENCH_GATEHOUSE_LOG=FILE (keep Gatehouse's log).`;
 
-let parsed;
-try {
-  parsed = parseArgs({
-    options: {
-      json: { type: 'string' },
-      rounds: { type: 'string', default: '3' },
-      quick: { type: 'boolean', default: false },
-      large: { type: 'boolean', default: false },
-      only: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-} catch (err) {
-  process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
-  process.exit(2);
-}
-const { values } = parsed;
+const options = {
+  json: { type: 'string' },
+  rounds: { type: 'string', default: '3' },
+  quick: { type: 'boolean', default: false },
+  large: { type: 'boolean', default: false },
+  only: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+const args = (): ReturnType<typeof parseArgs<{ options: typeof options }>>['values'] => {
+  try {
+    return parseArgs({ options }).values;
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
+    return process.exit(2);
+  }
+};
+const values = args();
 if (values.help) {
   process.stdout.write(`${USAGE}\n`);
   process.exit(0);

@@ -12,16 +12,14 @@ export interface KeyPair {
   readonly public: string;
 }
 
-const sshString = (b: Buffer | string): Buffer => {
-  const body = typeof b === 'string' ? Buffer.from(b) : b;
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(body.length);
-  return Buffer.concat([len, body]);
-};
 const uint32 = (n: number): Buffer => {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(n);
   return b;
+};
+const sshString = (b: Buffer | string): Buffer => {
+  const body = typeof b === 'string' ? Buffer.from(b) : b;
+  return Buffer.concat([uint32(body.length), body]);
 };
 
 export function generateEd25519(comment: string): KeyPair {
