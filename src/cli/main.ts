@@ -5,7 +5,7 @@ import { loadConfigFile } from '../config/config.js';
 import { BastionError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import { GATEHOUSE_VERSION } from '../version.js';
-import { applyGcMode } from './gc-mode.js';
+import { tuneProcess } from './process-tuning.js';
 import { checkPluginDir } from './plugin-check.js';
 
 // Command line: `gatehouse serve --config FILE` runs the bastion; `gatehouse check --config FILE` validates
@@ -59,7 +59,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  applyGcMode(config.gc);
+  tuneProcess(config.gc);
   const app = await createApp(config, log);
   await app.start();
   let stopping = false;

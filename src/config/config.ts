@@ -58,7 +58,7 @@ export interface Config {
   /** Interpreter for Python plugins (absolute path, as a pyenv shim on PATH costs 5x per call). */
   readonly python: string;
   readonly ssh: { readonly ciphers?: string[]; readonly kex?: string[]; readonly macs?: string[]; readonly hostKeyAlgorithms?: string[] };
-  /** How V8 collects garbage in the serving process (cli/gc-mode.ts); applied at start-up only. */
+  /** How V8 collects garbage in the serving process (cli/process-tuning.ts); applied at start-up only. */
   readonly gc: GcMode;
   readonly hosts: ReadonlyMap<string, TargetSpec>;
   readonly demoTarget: { readonly listen: ListenAddress } | undefined;

@@ -4,11 +4,11 @@ import type {
   AcceptConnection, Client as SshClient, ClientChannel, PseudoTtyInfo, ServerChannel, Session as SshSession, WindowChangeInfo,
 } from 'ssh2';
 import type { Session } from '../session/session.js';
-import { flushed } from './streams.js';
+import { byteCounters, flushed, ignore, Pump } from './streams.js';
 
 // Carries one client "session" channel to a new session channel on the target: pty-req (term, size, modes)
 // and env are collected and replayed with the shell/exec/subsystem request; window-change and signal follow
-// live; data flows through stream pipes in both directions, so SSH windows give end-to-end flow control and
+// live; data flows through pumps (streams.ts) in both directions, so SSH windows give end-to-end flow control and
 // memory stays bounded; EOF, exit-status/exit-signal and close are forwarded in the order OpenSSH expects.
 // Requests nobody handles here (x11, auth-agent) are refused by ssh2 for lack of a listener.
 
@@ -55,8 +55,8 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
     // Accept at once: ssh2 drops a request the client followed with EOF before it was answered.
     const client = acceptReq();
     if (!client) return;
-    client.on('error', () => undefined);
-    client.stderr.on('error', () => undefined);
+    client.on('error', ignore);
+    client.stderr.on('error', ignore);
     s.log.info({ event: 'channel.open', ch: id, type: kind, ...detail, pty: pty ? pty.term : undefined }, 'channel open');
     const done = new Promise<void>((resolve) => {
       open((err, ch) => {
@@ -99,14 +99,11 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
 async function relay(s: Session, id: number, kind: string, client: ServerChannel, up: ClientChannel): Promise<void> {
   const counters = { toTarget: 0, toClient: 0 };
   let exit: ExitInfo | undefined;
-  up.on('error', () => undefined);
-  up.stderr.on('error', () => undefined);
-  client.on('data', (c: Buffer) => { counters.toTarget += c.length; s.bytes.toTarget += c.length; });
-  up.on('data', (c: Buffer) => { counters.toClient += c.length; s.bytes.toClient += c.length; });
-  up.stderr.on('data', (c: Buffer) => { counters.toClient += c.length; s.bytes.toClient += c.length; });
-  client.pipe(up); // the client's EOF becomes the target's EOF
-  up.pipe(client, { end: false });
-  up.stderr.pipe(client.stderr, { end: false });
+  up.on('error', ignore);
+  up.stderr.on('error', ignore);
+  const count = byteCounters(counters, s.bytes);
+  // The client's EOF becomes the target's EOF; the target's ends the client's channel after exit-status (below).
+  const pumps = [new Pump(client, up, count.toTarget, true), new Pump(up, client, count.toClient, false), new Pump(up.stderr, client.stderr, count.toClient, false)];
 
   const exited = new Promise<void>((resolve) => {
     up.on('exit', (code: number | null, signal?: string, coreDumped?: boolean, message?: string) => {
@@ -129,8 +126,7 @@ async function relay(s: Session, id: number, kind: string, client: ServerChannel
     }
     client.end();
   } else {
-    up.unpipe(client);
-    up.stderr.unpipe(client.stderr);
+    for (const p of pumps) p.stop();
     up.close();
   }
   s.log.info({ event: 'channel.close', ch: id, type: kind, by, exit: exit && ('code' in exit ? exit.code : exit.signal), bytesToTarget: counters.toTarget, bytesToClient: counters.toClient }, 'channel closed');

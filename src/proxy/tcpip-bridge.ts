@@ -1,6 +1,6 @@
 import type { AcceptConnection, Channel, Client as SshClient, RejectConnection, TcpipRequestInfo } from 'ssh2';
 import type { Session } from '../session/session.js';
-import { flushed } from './streams.js';
+import { byteCounters, flushed, ignore, Pump } from './streams.js';
 
 // Local port forwarding (ssh -L / -W, direct-tcpip): the target's sshd opens the connection, so the target's
 // own forwarding rules apply on top of the policy's allow_tcp_forwarding. The client channel is accepted only
@@ -19,16 +19,15 @@ export function bridgeTcpip(s: Session, id: number, accept: AcceptConnection<Cha
       return;
     }
     const client = accept();
-    client.on('error', () => undefined);
-    up.on('error', () => undefined);
+    client.on('error', ignore);
+    up.on('error', ignore);
     const counters = { toTarget: 0, toClient: 0 };
+    const count = byteCounters(counters, s.bytes);
     s.log.info({ event: 'channel.open', ch: id, type: 'direct-tcpip', dest: `${info.destIP}:${info.destPort}` }, 'channel open');
-    client.on('data', (c: Buffer) => { counters.toTarget += c.length; s.bytes.toTarget += c.length; });
-    up.on('data', (c: Buffer) => { counters.toClient += c.length; s.bytes.toClient += c.length; });
     // Half-close is kept: the target's EOF becomes an EOF to the client (ending a server-side ssh2 channel
     // would also close it and drop what the client is still sending).
-    client.pipe(up);
-    up.pipe(client, { end: false });
+    new Pump(client, up, count.toTarget, true);
+    new Pump(up, client, count.toClient, false);
     up.once('end', () => void flushed(client).then(() => client.eof()));
     let closed = false;
     const close = async (by: 'client' | 'target'): Promise<void> => {

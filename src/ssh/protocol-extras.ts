@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { Connection } from 'ssh2';
+import type { Client, Connection } from 'ssh2';
 
 // Two things ssh2 has no public API for, reached through its internals (pinned to ssh2 ~1.17; covered by
 // end-to-end tests against the real OpenSSH client):
@@ -7,6 +7,7 @@ import type { Connection } from 'ssh2';
 //   once; Gatehouse shows questions to password-only clients with it.
 // - SSH_MSG_DISCONNECT with a description: ssh2 always sends an empty one; Gatehouse tells a refused user why.
 // - whether ssh2's native crypto binding loaded: without it throughput falls about tenfold.
+// - forgetting the key exchange's ephemeral key pair, which ssh2 keeps for the life of the connection.
 
 const require = createRequire(import.meta.url);
 const { sendPacket } = require('ssh2/lib/protocol/utils.js') as { sendPacket(proto: unknown, packet: Buffer, bypass?: boolean): boolean };
@@ -25,7 +26,7 @@ interface PacketWriter {
 }
 
 interface Internals {
-  _protocol?: { _packetRW?: { write: PacketWriter } };
+  _protocol?: { _packetRW?: { write: PacketWriter }; _kex?: { _keys?: unknown } };
   _sock?: { end(): void; destroyed?: boolean };
   authenticated?: boolean;
 }
@@ -80,4 +81,16 @@ export function disconnectWith(conn: Connection, reason: number, description: st
 
 export function cryptoBindingAvailable(): boolean {
   return bindingAvailable;
+}
+
+/**
+ * Drops the ephemeral X25519 key pair of every finished key exchange. ssh2 clears the other key exchange
+ * state at NEWKEYS but keeps this pair (about 1 KB with its native keys) as long as the connection lives;
+ * a rekey makes a new one. Forgetting it also keeps the private half out of memory, as OpenSSH does.
+ */
+export function forgetKexKeys(conn: Connection | Client): void {
+  conn.on('handshake', () => {
+    const kex = (conn as unknown as Internals)._protocol?._kex;
+    if (kex?._keys) kex._keys = null;
+  });
 }
