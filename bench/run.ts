@@ -159,7 +159,8 @@ async function main(): Promise<void> {
   }
 }
 
-interface Target { readonly what: string; readonly value: string; readonly met: boolean }
+/** `met` is undefined when this run did not measure what the target is set for. */
+interface Target { readonly what: string; readonly value: string; readonly met: boolean | undefined }
 
 function targets(hooks: { javascript: HookFigures } | undefined, idle: IdleFigures | undefined): Target[] {
   const out: Target[] = [];
@@ -178,10 +179,13 @@ function targets(hooks: { javascript: HookFigures } | undefined, idle: IdleFigur
   }
   if (hooks) out.push({ what: 'JavaScript hook call (fresh instance): at most 2 ms median', value: `${hooks.javascript.medianMs.toFixed(2)} ms`, met: hooks.javascript.medianMs <= 2 });
   if (idle) {
+    // The target is set for 10,000 sessions; at 1,000 the memory Gatehouse grows by under any burst of
+    // logins (plugin runners, heap spaces) is still a large share of each session's figure.
+    const large = idle.sessions >= 10_000;
     out.push({
-      what: `${idle.sessions} idle sessions, every one answering, at most 64 KiB of Gatehouse RSS each`,
-      value: `${idle.answering}/${idle.sessions} answering, ${idle.rssPerSessionKiB.toFixed(1)} KiB each`,
-      met: idle.answering === idle.sessions && idle.rssPerSessionKiB <= 64,
+      what: '10000 idle sessions, every one answering, at most 64 KiB of Gatehouse RSS each',
+      value: `${idle.answering}/${idle.sessions} answering, ${idle.rssPerSessionKiB.toFixed(1)} KiB each${large ? '' : ' (measured at 10,000 with --large only)'}`,
+      met: large ? idle.answering === idle.sessions && idle.rssPerSessionKiB <= 64 : undefined,
     });
   }
   return out;
@@ -204,7 +208,7 @@ function report(hooks: { javascript: HookFigures; python: HookFigures } | undefi
     for (const [why, count] of Object.entries(idle.failures)) lines.push(`  ${count} failed to open: ${why}`);
   }
   const t = targets(hooks, idle);
-  lines.push('', 'targets', ...t.map((x) => `  [${x.met ? 'met' : 'MISSED'}] ${x.what}: ${x.value}`), '', `machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}; run took ${seconds.toFixed(0)} s`);
+  lines.push('', 'targets', ...t.map((x) => `  [${x.met === undefined ? 'not measured' : x.met ? 'met' : 'MISSED'}] ${x.what}: ${x.value}`), '', `machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}; run took ${seconds.toFixed(0)} s`);
   process.stdout.write(`${lines.join('\n')}\n`);
   if (values.json) {
     writeFileSync(values.json, `${JSON.stringify({
