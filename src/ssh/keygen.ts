@@ -22,9 +22,17 @@ const sshString = (b: Buffer | string): Buffer => {
   return Buffer.concat([uint32(body.length), body]);
 };
 
+// Both generators have Node encode the keys inside generateKeyPairSync instead of calling export() on the
+// returned key objects: Node 20.20 can deadlock in export() when a garbage collection during it finalizes
+// the finished generation job of the same key, whose destructor takes the key's lock that export() holds
+// (seen in gdb: ExportJWKEdKey -> GC -> ~KeyGenJob -> uv_mutex_lock; about 1 run in 8 of 2,000 keys).
+
+interface Jwk { readonly x?: string; readonly d?: string; readonly n?: string; readonly e?: string }
+/** generateKeyPairSync with encodings; Node's type definitions lack the 'jwk' format it accepts there. */
+const generateEncoded = generateKeyPairSync as unknown as <Pub, Priv>(type: string, options: object) => { publicKey: Pub; privateKey: Priv };
+
 export function generateEd25519(comment: string): KeyPair {
-  const { privateKey } = generateKeyPairSync('ed25519');
-  const jwk = privateKey.export({ format: 'jwk' });
+  const { privateKey: jwk } = generateEncoded<Jwk, Jwk>('ed25519', { publicKeyEncoding: { format: 'jwk' }, privateKeyEncoding: { format: 'jwk' } });
   const pub = Buffer.from(jwk.x!, 'base64url');
   const seed = Buffer.from(jwk.d!, 'base64url');
   const publicBlob = Buffer.concat([sshString('ssh-ed25519'), sshString(pub)]);
@@ -48,8 +56,9 @@ export function generateEd25519(comment: string): KeyPair {
 }
 
 export function generateRsa(bits: number, comment: string): KeyPair {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: bits });
-  const jwk = publicKey.export({ format: 'jwk' });
+  const { privateKey, publicKey: jwk } = generateEncoded<Jwk, string>('rsa', {
+    modulusLength: bits, publicKeyEncoding: { format: 'jwk' }, privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+  });
   // ssh-rsa blob: e and n as SSH mpints (a leading zero byte where the top bit is set).
   const mpint = (b64: string): Buffer => {
     const raw = Buffer.from(b64, 'base64url');
@@ -57,7 +66,7 @@ export function generateRsa(bits: number, comment: string): KeyPair {
   };
   const blob = Buffer.concat([sshString('ssh-rsa'), mpint(jwk.e!), mpint(jwk.n!)]);
   return {
-    private: privateKey.export({ type: 'pkcs1', format: 'pem' }).toString(),
+    private: privateKey,
     public: `ssh-rsa ${blob.toString('base64')} ${comment}`,
   };
 }
