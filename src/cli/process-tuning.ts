@@ -14,7 +14,6 @@ import type { GcMode } from '../config/config.js';
 //
 // The flag is set once, at start-up, before the first collection could have started; V8 reads it whenever it
 // decides to begin marking.
-
 //
 // Small buffers. Node cuts buffers under 4 KiB out of shared 8 KiB slabs, and one slice still in use keeps its
 // whole slab alive. ssh2 keeps a dozen small buffers for the life of each connection (version strings, key

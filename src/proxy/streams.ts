@@ -24,12 +24,10 @@ export function flushed(w: Writable): Promise<void> {
 
 /**
  * Copies one stream into another with backpressure and counts the bytes: what `src.pipe(dst)` does, with the
- * writer paused while the reader's buffer is full. A proxied session holds three of these for as long as it
+ * reader paused while the writer's buffer is full. A proxied session holds three of these for as long as it
  * lives, and pipe() costs about a kilobyte each in listeners and closures; this holds two listeners.
  */
 export class Pump {
-  private stopped = false;
-
   constructor(
     private readonly src: Readable,
     private readonly dst: Writable,
@@ -43,7 +41,6 @@ export class Pump {
 
   /** Stops copying (the writer is gone). */
   stop(): void {
-    this.stopped = true;
     this.src.off('data', this.onData);
     this.src.off('end', this.onEnd);
     this.dst.off('drain', this.onDrain);
@@ -58,10 +55,10 @@ export class Pump {
   };
 
   private readonly onDrain = (): void => {
-    if (!this.stopped) this.src.resume();
+    this.src.resume();
   };
 
   private readonly onEnd = (): void => {
-    if (!this.stopped) this.dst.end();
+    this.dst.end();
   };
 }
