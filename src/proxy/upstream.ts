@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import ssh2, { type AnyAuthMethod, type AuthenticationType, type Client as SshClient, type ConnectConfig, type NextAuthHandler, type Prompt } from 'ssh2';
 import type { Logger } from 'pino';
 import { BastionError } from '../errors.js';
-import { forgetKexKeys } from '../ssh/protocol-extras.js';
+import { batchWrites, forgetKexKeys } from '../ssh/protocol-extras.js';
 import { appendKnownHost, checkHostKey, keyTypeOf, knownKeyTypes, readKnownHosts, type HostKeyStatus } from './known-hosts.js';
 import type { ResolvedTarget } from './target-resolver.js';
 
@@ -96,6 +96,7 @@ export function connectUpstream(o: UpstreamOptions): Promise<SshClient> {
     });
     client.connect(config);
     client.setNoDelay(true); // as on the client side: no Nagle stalls in the login's small packets
+    batchWrites(client);
   });
 }
 

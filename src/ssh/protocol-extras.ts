@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { Socket } from 'node:net';
 import type { Client, Connection } from 'ssh2';
 
 // Two things ssh2 has no public API for, reached through its internals (pinned to ssh2 ~1.17; covered by
@@ -8,6 +9,7 @@ import type { Client, Connection } from 'ssh2';
 // - SSH_MSG_DISCONNECT with a description: ssh2 always sends an empty one; Gatehouse tells a refused user why.
 // - whether ssh2's native crypto binding loaded: without it throughput falls about tenfold.
 // - forgetting the key exchange's ephemeral key pair, which ssh2 keeps for the life of the connection.
+// - sending the packets ssh2 writes in one tick with one writev.
 
 const require = createRequire(import.meta.url);
 const { sendPacket } = require('ssh2/lib/protocol/utils.js') as { sendPacket(proto: unknown, packet: Buffer, bypass?: boolean): boolean };
@@ -27,7 +29,7 @@ interface PacketWriter {
 
 interface Internals {
   _protocol?: { _packetRW?: { write: PacketWriter }; _kex?: { _keys?: unknown } };
-  _sock?: { end(): void; destroyed?: boolean };
+  _sock?: Socket;
   authenticated?: boolean;
 }
 
@@ -93,4 +95,32 @@ export function forgetKexKeys(conn: Connection | Client): void {
     const kex = (conn as unknown as Internals)._protocol?._kex;
     if (kex?._keys) kex._keys = null;
   });
+}
+
+const CORKED = Symbol('gatehouse.corked');
+type BatchedSocket = Socket & { [CORKED]?: boolean };
+
+function uncorkBatch(sock: BatchedSocket): void {
+  sock[CORKED] = false;
+  sock.uncork();
+}
+
+function batchedWrite(this: BatchedSocket, ...args: Parameters<Socket['write']>): boolean {
+  if (!this[CORKED]) {
+    this[CORKED] = true;
+    this.cork();
+    process.nextTick(uncorkBatch, this);
+  }
+  return Socket.prototype.write.apply(this, args);
+}
+
+/**
+ * Makes the packets ssh2 writes during one tick leave in one writev: ssh2 writes every packet separately, so a
+ * relayed 64 KiB read became two writes, each waking the reader on the other side. Batched, a bulk transfer
+ * through Gatehouse makes half the context switches and runs about 8 % faster (figures in the commit
+ * message); nothing waits longer than the current tick, so interactive latency is unchanged.
+ */
+export function batchWrites(conn: Connection | Client): void {
+  const sock = (conn as unknown as Internals)._sock;
+  if (sock instanceof Socket) sock.write = batchedWrite as Socket['write'];
 }

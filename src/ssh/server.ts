@@ -11,7 +11,7 @@ import { Session } from '../session/session.js';
 import type { SessionStore } from '../store/session-store.js';
 import { defaultInboundCiphers } from './algorithms.js';
 import { AuthAdapter } from './auth-adapter.js';
-import { disconnectWith, forgetKexKeys, NO_MORE_AUTH_METHODS } from './protocol-extras.js';
+import { batchWrites, disconnectWith, forgetKexKeys, NO_MORE_AUTH_METHODS } from './protocol-extras.js';
 
 // The SSH front door: one ssh2 Server per listen address. Each connection becomes a Session with an
 // AuthAdapter for its login; once the login is accepted, the client's channels are bridged to the target.
@@ -79,6 +79,7 @@ export class SshServer {
     // SSH is a conversation of small packets: Nagle's algorithm plus delayed ACKs would add 40 ms stalls.
     (conn as unknown as { setNoDelay(on: boolean): void }).setNoDelay(true);
     forgetKexKeys(conn);
+    batchWrites(conn);
     if (registry.loggingIn >= cfg.limits.maxUnauthenticated) {
       log.warn({ event: 'session.refused', ip: info.ip, limit: cfg.limits.maxUnauthenticated }, 'too many logins in progress; connection refused');
       conn.end();
