@@ -35,7 +35,8 @@ export interface Policy {
   readonly targetAuth: TargetAuth;
   readonly hostKeyCheck: { readonly knownHosts: string; readonly policy: 'strict' | 'accept-new' };
   readonly usermapping: readonly UserMapping[] | undefined;
-  readonly allowTcpForwarding: boolean;
+  /** Which port forwarding clients may ask for: local (ssh -L, -W) and remote (ssh -R). */
+  readonly tcpForwarding: { readonly local: boolean; readonly remote: boolean };
 }
 
 export interface Config {
@@ -210,8 +211,12 @@ function resolvePolicy(
       gatewayUsers: m.gateway_users ?? [],
       gatewayGroups: m.gateway_groups ?? [],
     })),
-    allowTcpForwarding: p.allow_tcp_forwarding ?? true,
+    tcpForwarding: forwardingRule(p.allow_tcp_forwarding ?? true),
   };
+}
+
+function forwardingRule(v: boolean | 'local' | 'remote'): Policy['tcpForwarding'] {
+  return { local: v === true || v === 'local', remote: v === true || v === 'remote' };
 }
 
 function deepFreeze<T>(o: T): T {

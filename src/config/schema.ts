@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { parseTarget, type TargetSpec } from '../ssh/username.js';
 import {
-  array, boolean, number, object, oneOf, optional, parsed, record, string, type Check,
+  array, boolean, booleanOr, number, object, oneOf, optional, parsed, record, string, type Check,
 } from './validator.js';
 
 // The shape of config.yaml. The README's config.yaml reference describes every key; keep the two in step.
@@ -82,7 +82,7 @@ const policy = object({
     gateway_users: optional(array(string())),
     gateway_groups: optional(array(string())),
   }))),
-  allow_tcp_forwarding: optional(boolean(), true),
+  allow_tcp_forwarding: optional(booleanOr(['local', 'remote'] as const), true),
 });
 
 export const configSchema = object({

@@ -118,6 +118,14 @@ export function boolean(): Check<boolean> {
   return (value, path, ctx) => (typeof value === 'boolean' ? value : issue(ctx, path, `must be true or false, not ${typeName(value)}`));
 }
 
+/** true, false, or one of `values` (as OpenSSH's `AllowTcpForwarding yes|no|local|remote`). */
+export function booleanOr<const T extends string>(values: readonly T[]): Check<boolean | T> {
+  return (value, path, ctx) =>
+    typeof value === 'boolean' || (typeof value === 'string' && (values as readonly string[]).includes(value))
+      ? (value as boolean | T)
+      : issue(ctx, path, `must be true, false or one of ${values.map((v) => `"${v}"`).join(', ')}, not ${typeName(value)}`);
+}
+
 export function oneOf<const T extends string>(values: readonly T[]): Check<T> {
   return (value, path, ctx) =>
     typeof value === 'string' && (values as readonly string[]).includes(value)

@@ -4,6 +4,7 @@ import ssh2, { type Connection, type ClientInfo, type ServerConfig } from 'ssh2'
 import type { ListenAddress } from '../config/schema.js';
 import { BastionError } from '../errors.js';
 import { bridgeSessionChannel } from '../proxy/session-bridge.js';
+import { serveRemoteForwarding } from '../proxy/remote-forwarding.js';
 import { bridgeTcpip } from '../proxy/tcpip-bridge.js';
 import type { Runtime } from '../runtime.js';
 import type { SessionRegistry } from '../session/registry.js';
@@ -15,8 +16,8 @@ import { batchWrites, disconnectWith, forgetKexKeys, NO_MORE_AUTH_METHODS } from
 
 // The SSH front door: one ssh2 Server per listen address. Each connection becomes a Session with an
 // AuthAdapter for its login; once the login is accepted, the client's channels are bridged to the target.
-// Channel types other than session and direct-tcpip, and global requests (remote forwarding), are refused by
-// ssh2 for lack of a listener.
+// Remote forwarding requests are passed on to the target. Channel types other than session and direct-tcpip
+// (x11, auth-agent) are refused by ssh2 for lack of a listener.
 
 export interface SshServerDeps {
   readonly runtime: () => Runtime;
@@ -98,6 +99,7 @@ export class SshServer {
     }, cfg.timeouts.loginGraceMs);
     s.onClose(() => clearTimeout(grace));
 
+    let channels = 0;
     const auth = new AuthAdapter(s, conn, (upstream) => {
       clearTimeout(grace);
       s.upstream = upstream;
@@ -106,10 +108,10 @@ export class SshServer {
       upstream.on('error', (err: Error) => s.log.warn({ event: 'target.error', err: err.message }, 'target connection error'));
       // Let open channels deliver their last output and exit status before the client connection goes.
       upstream.once('close', () => void s.channelsDone(5_000).then(() => s.close('target_closed')));
+      serveRemoteForwarding(s, upstream, () => ++channels);
     });
     conn.on('authentication', (ctx) => auth.handle(ctx));
 
-    let channels = 0;
     conn.on('session', (accept, reject) => {
       if (s.phase !== 'active' || !s.upstream) return reject();
       bridgeSessionChannel(s, ++channels, accept, s.upstream);

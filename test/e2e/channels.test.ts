@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, createReadStream, mkdtempSync, openSync, rmSync, writeSync, closeSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -11,11 +11,11 @@ import type { Gatehouse } from '../helpers/gatehouse.js';
 import { runScp, runSftp, runSsh, type ClientResult } from '../helpers/openssh.js';
 import { type PolicySpec, type Scenario, startScenario } from '../helpers/scenario.js';
 import { connectClient, exec } from '../helpers/ssh2-client.js';
-import type { Sshd } from '../helpers/sshd.js';
+import { freePort, type Sshd } from '../helpers/sshd.js';
 import { Terminal } from '../helpers/terminal.js';
 
 // Everything a session carries: exec with exit codes and stderr, stdin EOF, env, a pty shell with resizes,
-// signals, scp and sftp, local forwarding, and a 256 MiB transfer each way that arrives intact while
+// signals, scp and sftp, local and remote forwarding, and a 256 MiB transfer each way that arrives intact while
 // Gatehouse's memory stays bounded.
 
 const SECRET = 'Pty-Secret-3141';
@@ -23,6 +23,7 @@ const SPECS: PolicySpec[] = [
   { alias: 'tgt', plugin: { expect: { token: 'good' } } },
   { alias: 'tty', plugin: { questions: [['token', 'Token: ', true], ['color', 'Favourite colour: ']], expect: { token: SECRET, color: 'blue' } } },
   { alias: 'nofwd', plugin: {}, more: { allow_tcp_forwarding: false } },
+  { alias: 'localfwd', plugin: {}, more: { allow_tcp_forwarding: 'local' } },
 ];
 const BIG = 256 * 1024 * 1024;
 
@@ -177,6 +178,56 @@ describe('channels through Gatehouse', () => {
     const no = await runSsh({ port: gh.port, knownHosts: gh.knownHosts, login: `token=good@${sshd.user}@nofwd`, stdin: 'x\n', options: ['-W', `127.0.0.1:${echoPort}`] });
     assert.notEqual(no.code, 0);
     assert.match(no.stderr, /administratively prohibited|open failed/);
+  });
+
+  test('remote forwarding (ssh -R): the target listens, its connections reach the client\'s side', async () => {
+    const port = await freePort();
+    // The command runs on the target (this machine): it connects to the forwarded port and reads the echo.
+    const probe = `bash -c 'exec 3<>/dev/tcp/127.0.0.1/${port}; printf "ping through a remote forward\\n" >&3; head -n1 <&3'`;
+    const r = await ssh(probe, { options: ['-o', 'ExitOnForwardFailure=yes', '-R', `127.0.0.1:${port}:127.0.0.1:${echoPort}`] });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'ping through a remote forward\n');
+    await gh.waitFor('forwarded channel logged', () => gh.logs.some((l) => l.event === 'channel.close' && l['type'] === 'forwarded-tcpip'));
+    assert.ok(gh.logs.some((l) => l.event === 'forward.open' && l['listen'] === `127.0.0.1:${port}`));
+  });
+
+  test('remote forwarding is refused where the policy allows none or only local forwards', async () => {
+    for (const alias of ['nofwd', 'localfwd']) {
+      const no = await runSsh({ port: gh.port, knownHosts: gh.knownHosts, login: `token=good@${sshd.user}@${alias}`, command: 'true', options: ['-o', 'ExitOnForwardFailure=yes', '-R', `127.0.0.1:${await freePort()}:127.0.0.1:${echoPort}`] });
+      assert.notEqual(no.code, 0, alias);
+      assert.match(no.stderr, /remote port forwarding failed/, alias);
+    }
+    const local = await ssh('', { alias: 'localfwd', stdin: 'local still works\n', options: ['-W', `127.0.0.1:${echoPort}`] });
+    assert.equal(local.stdout, 'local still works\n', local.stderr);
+  });
+
+  test('remote forwarding with port 0 reports the target\'s port, and a cancelled forward stops listening (ssh2 client)', async () => {
+    const c: Client = await connectClient(gh.port, login(), []);
+    try {
+      const port = await new Promise<number>((resolve, reject) => c.forwardIn('127.0.0.1', 0, (err, p) => (err ? reject(err) : resolve(p))));
+      assert.ok(port > 0);
+      c.on('tcp connection', (info, accept) => {
+        assert.equal(info.destPort, port);
+        const ch = accept();
+        ch.on('data', (d: Buffer) => ch.end(Buffer.from(d.toString().toUpperCase())));
+      });
+      const reply = await new Promise<string>((resolve, reject) => {
+        const sock = connect(port, '127.0.0.1', () => sock.write('hello from the target side'));
+        let got = '';
+        sock.on('data', (d: Buffer) => { got += d.toString(); });
+        sock.on('end', () => resolve(got));
+        sock.on('error', reject);
+      });
+      assert.equal(reply, 'HELLO FROM THE TARGET SIDE');
+      await new Promise<void>((resolve, reject) => c.unforwardIn('127.0.0.1', port, (err) => (err ? reject(err) : resolve())));
+      const refused = await new Promise<string>((resolve) => {
+        const sock = connect(port, '127.0.0.1', () => { sock.destroy(); resolve('connected'); });
+        sock.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+      });
+      assert.equal(refused, 'ECONNREFUSED');
+    } finally {
+      c.end();
+    }
   });
 
   test('256 MiB each way with scp, bounded memory, identical checksums', async () => {

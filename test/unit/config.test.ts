@@ -80,6 +80,17 @@ describe('config.yaml', () => {
     assert.match(fails(`listen: ["0.0.0.0:2222"]\ngc: fast\n${POLICY}`), /config\.yaml:2: gc: must be one of "throughput", "latency"/);
   });
 
+  test('allow_tcp_forwarding: true, false, local or remote, as OpenSSH\'s AllowTcpForwarding', () => {
+    const rule = (v: string | undefined) => parseConfig(`listen: ["0.0.0.0:2222"]\n${POLICY}${v === undefined ? '' : `    allow_tcp_forwarding: ${v}\n`}`, FILE).policies[0]!.tcpForwarding;
+    assert.deepEqual(rule(undefined), { local: true, remote: true });
+    assert.deepEqual(rule('true'), { local: true, remote: true });
+    assert.deepEqual(rule('false'), { local: false, remote: false });
+    assert.deepEqual(rule('local'), { local: true, remote: false });
+    assert.deepEqual(rule('remote'), { local: false, remote: true });
+    assert.match(fails(`listen: ["0.0.0.0:2222"]\n${POLICY}    allow_tcp_forwarding: sideways\n`),
+      /config\.yaml:12: policies\.0\.allow_tcp_forwarding: must be true, false or one of "local", "remote", not string "sideways"/);
+  });
+
   test('YAML syntax errors give the line', () => {
     assert.match(fails('listen: ["0.0.0.0:2222"\npolicies: x\n'), /config\.yaml:\d+: YAML syntax error/);
   });
