@@ -37,6 +37,8 @@ export interface Policy {
   readonly usermapping: readonly UserMapping[] | undefined;
   /** Which port forwarding clients may ask for: local (ssh -L, -W) and remote (ssh -R). */
   readonly tcpForwarding: { readonly local: boolean; readonly remote: boolean };
+  /** Whether clients may forward their agent to the target (ssh -A). */
+  readonly agentForwarding: boolean;
 }
 
 export interface Config {
@@ -212,6 +214,7 @@ function resolvePolicy(
       gatewayGroups: m.gateway_groups ?? [],
     })),
     tcpForwarding: forwardingRule(p.allow_tcp_forwarding ?? true),
+    agentForwarding: p.allow_agent_forwarding ?? false,
   };
 }
 

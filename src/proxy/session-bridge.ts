@@ -10,7 +10,8 @@ import { byteCounters, flushed, ignore, Pump } from './streams.js';
 // and env are collected and replayed with the shell/exec/subsystem request; window-change and signal follow
 // live; data flows through pumps (streams.ts) in both directions, so SSH windows give end-to-end flow control and
 // memory stays bounded; EOF, exit-status/exit-signal and close are forwarded in the order OpenSSH expects.
-// Requests nobody handles here (x11, auth-agent) are refused by ssh2 for lack of a listener.
+// auth-agent-req is accepted where the policy allows agent forwarding and asked of the target with the
+// shell or exec (agent-forwarding.ts); x11-req, handled nowhere, is refused by ssh2 for lack of a listener.
 
 const require = createRequire(import.meta.url);
 const { SIGNALS } = require('ssh2/lib/protocol/constants.js') as { SIGNALS: Record<string, 1> };
@@ -25,6 +26,7 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
   let up: ClientChannel | undefined;
   let started = false;
   let clientGone = false;
+  let agent = false;
 
   session.on('pty', (ok, no, info) => {
     if (started) return no?.();
@@ -34,6 +36,14 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
   session.on('env', (ok, no, info) => {
     if (started) return no?.();
     env[info.key] = info.val;
+    ok?.();
+  });
+  session.on('auth-agent', (ok, no) => {
+    if (started || !s.policy?.agentForwarding) {
+      s.log.info({ event: 'agent.refused', ch: id }, started ? 'agent forwarding asked for too late' : 'agent forwarding not allowed by policy');
+      return no?.();
+    }
+    agent = true;
     ok?.();
   });
   session.on('window-change', (ok, _no, info) => {
@@ -49,7 +59,19 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
     ok?.();
   });
 
-  const start = (kind: string, acceptReq: () => ServerChannel | undefined, open: (cb: (err: Error | undefined, ch: ClientChannel) => void) => void, detail?: Record<string, string>): void => {
+  type Opened = (err: Error | undefined, ch: ClientChannel) => void;
+  // OpenSSH asks for agent forwarding without waiting for the answer, so a target that refuses it still runs
+  // the command; ssh2 fails the whole channel instead, so it is opened again without the agent.
+  const openWithAgent = (open: (agentForward: boolean, cb: Opened) => void) => (cb: Opened): void => {
+    if (!agent) return open(false, cb);
+    open(true, (err, ch) => {
+      if (!err || !/agent forwarding/.test(err.message)) return cb(err, ch);
+      s.log.info({ event: 'agent.refused', ch: id, by: 'target' }, 'the target refused agent forwarding; carrying on without it');
+      open(false, cb);
+    });
+  };
+
+  const start = (kind: string, acceptReq: () => ServerChannel | undefined, open: (cb: Opened) => void, detail?: Record<string, string>): void => {
     if (started) return;
     started = true;
     // Accept at once: ssh2 drops a request the client followed with EOF before it was answered.
@@ -87,8 +109,8 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
   };
   const envOpt = (): Record<string, string> | undefined => (Object.keys(env).length > 0 ? env : undefined);
 
-  session.on('shell', (ok) => start('shell', ok, (cb) => upstream.shell(ptyOpts() ?? false, { env: envOpt() } as never, cb)));
-  session.on('exec', (ok, _no, info) => start('exec', ok, (cb) => upstream.exec(info.command, { env: envOpt(), pty: ptyOpts() } as never, cb), { command: info.command }));
+  session.on('shell', (ok) => start('shell', ok, openWithAgent((agentForward, cb) => upstream.shell(ptyOpts() ?? false, { env: envOpt(), agentForward } as never, cb))));
+  session.on('exec', (ok, _no, info) => start('exec', ok, openWithAgent((agentForward, cb) => upstream.exec(info.command, { env: envOpt(), pty: ptyOpts(), agentForward } as never, cb)), { command: info.command }));
   session.on('subsystem', (ok, _no, info) => start(`subsystem:${info.name}`, ok, (cb) => upstream.subsys(info.name, cb)));
   session.on('close', () => {
     clientGone = true;

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { createHash } from 'node:crypto';
-import ssh2, { type AnyAuthMethod, type AuthenticationType, type Client as SshClient, type ConnectConfig, type NextAuthHandler, type Prompt } from 'ssh2';
+import ssh2, { type AnyAuthMethod, type AuthenticationType, type BaseAgent, type Client as SshClient, type ConnectConfig, type NextAuthHandler, type Prompt } from 'ssh2';
 import type { Logger } from 'pino';
 import { BastionError } from '../errors.js';
 import { batchWrites, forgetKexKeys } from '../ssh/protocol-extras.js';
@@ -24,6 +24,8 @@ export interface UpstreamOptions {
   readonly hostKeyCheck: { readonly knownHosts: string; readonly policy: 'strict' | 'accept-new' };
   readonly timeoutMs: number;
   readonly log: Logger;
+  /** Where the target's agent requests go, when the policy allows agent forwarding. */
+  readonly agent?: BaseAgent;
 }
 
 const ALGOS_FOR_KEY_TYPE: Record<string, string[]> = {
@@ -57,6 +59,9 @@ export function connectUpstream(o: UpstreamOptions): Promise<SshClient> {
     keepaliveInterval: 15_000,
     keepaliveCountMax: 4,
     ident: 'Gatehouse',
+    // Only a source for the target's agent channels: `agentForward` stays off, so forwarding is asked for
+    // per channel, where the client asked for it. Authentication never uses it (authHandler decides).
+    ...(o.agent ? { agent: o.agent } : {}),
     algorithms: { serverHostKey: hostKeyOrder(preferred) as never },
     hostVerifier: (key: Buffer): boolean => {
       const status = checkHostKey(lines, target.hostKeyNames, target.port, key);

@@ -1,6 +1,7 @@
 import type { Client as SshClient } from 'ssh2';
 import { BastionError } from '../errors.js';
 import type { Verdict } from '../plugins/verdict.js';
+import { ForwardedAgent } from '../proxy/agent-forwarding.js';
 import { chooseTarget } from '../proxy/target-resolver.js';
 import { connectUpstream, type TargetCredential } from '../proxy/upstream.js';
 import { parseUsername } from '../ssh/username.js';
@@ -136,6 +137,7 @@ async function connectTarget(s: Session, prompter: Prompter): Promise<SshClient>
     ? Promise.reject(new BastionError('CLIENT_GONE', 'session closed before the target login'))
     : connectUpstream({
     target, username: s.serverUser!, hostKeyCheck: policy.hostKeyCheck, timeoutMs: cfg.timeouts.targetConnectMs, log: s.log, credential,
+    ...(policy.agentForwarding ? { agent: new ForwardedAgent(s) } : {}),
   });
   const auth = policy.targetAuth;
   if (auth.method === 'key') return connect({ privateKeys: [s.runtime.clientKey(auth.keyFile).pem] });

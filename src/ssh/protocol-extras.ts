@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
-import type { Client, Connection } from 'ssh2';
+import type { Client, Connection, ServerChannel } from 'ssh2';
 
 // Two things ssh2 has no public API for, reached through its internals (pinned to ssh2 ~1.17; covered by
 // end-to-end tests against the real OpenSSH client):
@@ -10,10 +10,12 @@ import type { Client, Connection } from 'ssh2';
 // - whether ssh2's native crypto binding loaded: without it throughput falls about tenfold.
 // - forgetting the key exchange's ephemeral key pair, which ssh2 keeps for the life of the connection.
 // - sending the packets ssh2 writes in one tick with one writev.
+// - opening an auth-agent@openssh.com channel to the client (agent forwarding): ssh2 has the packet but no API.
 
 const require = createRequire(import.meta.url);
 const { sendPacket } = require('ssh2/lib/protocol/utils.js') as { sendPacket(proto: unknown, packet: Buffer, bypass?: boolean): boolean };
 const { bindingAvailable } = require('ssh2/lib/protocol/crypto.js') as { bindingAvailable: boolean };
+const { MAX_WINDOW, PACKET_SIZE } = require('ssh2/lib/Channel.js') as { MAX_WINDOW: number; PACKET_SIZE: number };
 
 const USERAUTH_BANNER = 53;
 const DISCONNECT = 1;
@@ -27,8 +29,15 @@ interface PacketWriter {
   finalize(packet: Buffer, force?: boolean): Buffer;
 }
 
+type ChannelOpened = (err: Error | undefined, channel: ServerChannel) => void;
+
 interface Internals {
-  _protocol?: { _packetRW?: { write: PacketWriter }; _kex?: { _keys?: unknown } };
+  _protocol?: {
+    _packetRW?: { write: PacketWriter };
+    _kex?: { _keys?: unknown };
+    openssh_authAgent?(localChannel: number, window: number, packetSize: number): void;
+  };
+  _chanMgr?: { add(pending: ChannelOpened & { type: string }): number };
   _sock?: Socket;
   authenticated?: boolean;
 }
@@ -123,4 +132,18 @@ function batchedWrite(this: BatchedSocket, ...args: Parameters<Socket['write']>)
 export function batchWrites(conn: Connection | Client): void {
   const sock = (conn as unknown as Internals)._sock;
   if (sock instanceof Socket) sock.write = batchedWrite as Socket['write'];
+}
+
+/**
+ * Opens an auth-agent@openssh.com channel to the client, as sshd does when a program on the server uses the
+ * forwarded agent. ssh2's server sends this packet but has no method for it; the reply (confirmation or
+ * failure) is handled by ssh2 as for the channels it opens itself.
+ */
+export function openAgentChannel(conn: Connection, cb: ChannelOpened): void {
+  const c = conn as unknown as Internals;
+  const open = c._protocol?.openssh_authAgent;
+  if (!c._chanMgr || !open || c._sock?.destroyed) return cb(new Error('connection closed'), undefined as never);
+  const local = c._chanMgr.add(Object.assign((err: Error | undefined, ch: ServerChannel) => cb(err, ch), { type: 'auth-agent@openssh.com' }));
+  if (local === -1) return cb(new Error('no free channels'), undefined as never);
+  open.call(c._protocol, local, MAX_WINDOW, PACKET_SIZE);
 }

@@ -48,9 +48,9 @@ export interface Scenario {
  * A real sshd target and a Gatehouse whose policies reach it under the specs' aliases, with the fixture AA
  * plugin `plugin`; `extra` adds top-level config.yaml keys.
  */
-export async function startScenario(specs: readonly PolicySpec[], opts: { plugin?: string; extra?: Record<string, unknown>; password?: boolean } = {}): Promise<Scenario> {
+export async function startScenario(specs: readonly PolicySpec[], opts: { plugin?: string; extra?: Record<string, unknown>; password?: boolean; sshdConfig?: readonly string[] } = {}): Promise<Scenario> {
   const plugin = opts.plugin ?? 'scripted';
-  const sshd = await startSshd({ password: opts.password ?? false });
+  const sshd = await startSshd({ password: opts.password ?? false, config: opts.sshdConfig ?? [] });
   let gh: Gatehouse;
   try {
     gh = await startGatehouse({

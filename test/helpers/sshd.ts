@@ -69,7 +69,13 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs = 10_000
   }
 }
 
-export async function startSshd(opts: { password?: boolean } = {}): Promise<Sshd> {
+export interface SshdOptions {
+  readonly password?: boolean;
+  /** More sshd_config lines, e.g. "AllowAgentForwarding no". */
+  readonly config?: readonly string[];
+}
+
+export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
   if (!existsSync(SSHD)) throw new Error(`${SSHD} is missing: install the openssh-server package`);
   if (isRoot()) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const { user, home } = ensureTestUser();
@@ -92,7 +98,7 @@ export async function startSshd(opts: { password?: boolean } = {}): Promise<Sshd
   }
 }
 
-async function launchSshd(dir: string, user: string, home: string, authorized: string, opts: { password?: boolean }): Promise<Sshd> {
+async function launchSshd(dir: string, user: string, home: string, authorized: string, opts: SshdOptions): Promise<Sshd> {
   const port = await freePort();
   const cfg = join(dir, 'sshd_config');
   writeFileSync(cfg, [
@@ -115,6 +121,7 @@ async function launchSshd(dir: string, user: string, home: string, authorized: s
     'MaxStartups 200',
     'MaxSessions 50',
     'LogLevel ERROR',
+    ...(opts.config ?? []),
     '',
   ].join('\n'));
   const child = spawn(SSHD, ['-f', cfg, '-D', '-e'], { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -91,6 +91,14 @@ describe('config.yaml', () => {
       /config\.yaml:12: policies\.0\.allow_tcp_forwarding: must be true, false or one of "local", "remote", not string "sideways"/);
   });
 
+  test('allow_agent_forwarding: off unless a policy turns it on', () => {
+    const allowed = (v: string | undefined) => parseConfig(`listen: ["0.0.0.0:2222"]\n${POLICY}${v === undefined ? '' : `    allow_agent_forwarding: ${v}\n`}`, FILE).policies[0]!.agentForwarding;
+    assert.equal(allowed(undefined), false);
+    assert.equal(allowed('true'), true);
+    assert.match(fails(`listen: ["0.0.0.0:2222"]\n${POLICY}    allow_agent_forwarding: "yes"\n`),
+      /config\.yaml:12: policies\.0\.allow_agent_forwarding: must be true or false, not string "yes"/);
+  });
+
   test('YAML syntax errors give the line', () => {
     assert.match(fails('listen: ["0.0.0.0:2222"\npolicies: x\n'), /config\.yaml:\d+: YAML syntax error/);
   });

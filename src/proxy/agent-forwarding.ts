@@ -1,0 +1,38 @@
+import ssh2, { type GetStreamCallback, type IdentityCallback, type SignCallback } from 'ssh2';
+import type { Session } from '../session/session.js';
+import { openAgentChannel } from '../ssh/protocol-extras.js';
+import { ignore } from './streams.js';
+
+// Agent forwarding (ssh -A), where the policy allows it. The client asks for it on a session channel;
+// Gatehouse asks the target for it on the matching channel. When a program on the target uses the agent,
+// the target's sshd opens an auth-agent channel to Gatehouse, and ssh2 asks this agent for a stream: a new
+// auth-agent channel to the client, so every request goes to the user's own agent. Gatehouse itself never
+// signs with it (the target login uses Gatehouse's own credentials).
+
+export class ForwardedAgent extends ssh2.BaseAgent {
+  constructor(private readonly s: Session) {
+    super();
+  }
+
+  // Gatehouse logs in to targets with its own credentials, never with the user's agent.
+  getIdentities(cb: IdentityCallback): void {
+    cb(new Error('a forwarded agent is not used for Gatehouse\'s own logins'));
+  }
+
+  sign(_key: unknown, _data: Buffer, optionsOrCb: unknown, cb?: SignCallback): void {
+    (cb ?? (optionsOrCb as SignCallback))(new Error('a forwarded agent is not used for Gatehouse\'s own logins'));
+  }
+
+  override getStream(cb: GetStreamCallback): void {
+    if (this.s.closed) return cb(new Error('session closed'));
+    openAgentChannel(this.s.conn, (err, channel) => {
+      if (err) {
+        this.s.log.info({ event: 'agent.refused', err: err.message }, 'client refused the agent channel');
+        return cb(err);
+      }
+      channel.on('error', ignore);
+      this.s.log.info({ event: 'agent.open' }, 'agent channel open for the target');
+      cb(null, channel);
+    });
+  }
+}
