@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import ssh2, { type GetStreamCallback, type IdentityCallback, type SignCallback } from 'ssh2';
 import type { Session } from '../session/session.js';
 import { openAgentChannel } from '../ssh/protocol-extras.js';
@@ -31,6 +32,10 @@ export class ForwardedAgent extends ssh2.BaseAgent {
         return cb(err);
       }
       channel.on('error', ignore);
+      // ssh2 pipes the target's agent channel to this one and back, and pipe() adds no lasting 'error'
+      // listener: a write after the target closed it would otherwise end Gatehouse.
+      channel.once('pipe', (targetSide: Readable) => targetSide.on('error', ignore));
+      this.s.trackChannel(new Promise((resolve) => channel.once('close', resolve)));
       this.s.log.info({ event: 'agent.open' }, 'agent channel open for the target');
       cb(null, channel);
     });

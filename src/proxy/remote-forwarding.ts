@@ -31,9 +31,23 @@ export function serveRemoteForwarding(s: Session, upstream: SshClient, nextChann
         rejectUp();
         return;
       }
-      relayTcpip(s, id, 'forwarded-tcpip', from, client, acceptUp());
+      relayTcpip(s, id, 'forwarded-tcpip', { listen, from }, client, acceptUp());
     });
   });
+}
+
+/**
+ * Runs a request to the target; ssh2 throws when the target connection is already gone (a session draining
+ * after the target closed), and that must become a refusal, not an error inside the client's packet parser.
+ */
+function toTarget(s: Session, listen: string, reject: Reject, send: () => void): void {
+  try {
+    if (s.closed) throw new Error('session closing');
+    send();
+  } catch (err) {
+    s.log.info({ event: 'forward.refused', listen, err: (err as Error).message }, 'the target connection is gone');
+    reject?.();
+  }
 }
 
 function forward(s: Session, upstream: SshClient, bind: TcpipBindInfo, accept: Accept, reject: Reject): void {
@@ -43,7 +57,7 @@ function forward(s: Session, upstream: SshClient, bind: TcpipBindInfo, accept: A
     reject?.();
     return;
   }
-  upstream.forwardIn(bind.bindAddr, bind.bindPort, (err, port) => {
+  toTarget(s, listen, reject, () => upstream.forwardIn(bind.bindAddr, bind.bindPort, (err, port) => {
     if (err) {
       s.log.info({ event: 'forward.refused', listen, err: err.message }, 'target refused the remote forward');
       reject?.();
@@ -51,12 +65,12 @@ function forward(s: Session, upstream: SshClient, bind: TcpipBindInfo, accept: A
     }
     s.log.info({ event: 'forward.open', listen: `${bind.bindAddr}:${port}` }, 'remote forward listening on the target');
     accept?.(port);
-  });
+  }));
 }
 
 function cancel(s: Session, upstream: SshClient, bind: TcpipBindInfo, accept: Accept, reject: Reject): void {
   const listen = `${bind.bindAddr}:${bind.bindPort}`;
-  upstream.unforwardIn(bind.bindAddr, bind.bindPort, (err) => {
+  toTarget(s, listen, reject, () => upstream.unforwardIn(bind.bindAddr, bind.bindPort, (err) => {
     if (err) {
       s.log.info({ event: 'forward.cancel_failed', listen, err: err.message }, 'target refused to cancel the remote forward');
       reject?.();
@@ -64,5 +78,5 @@ function cancel(s: Session, upstream: SshClient, bind: TcpipBindInfo, accept: Ac
     }
     s.log.info({ event: 'forward.closed', listen }, 'remote forward cancelled');
     accept?.();
-  });
+  }));
 }

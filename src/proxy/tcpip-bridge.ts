@@ -22,20 +22,20 @@ export function bridgeTcpip(s: Session, id: number, accept: AcceptConnection<Cha
       reject();
       return;
     }
-    relayTcpip(s, id, 'direct-tcpip', dest, accept(), up);
+    relayTcpip(s, id, 'direct-tcpip', { dest }, accept(), up);
   });
 }
 
 /**
  * Carries one forwarded TCP connection between the client's channel and the target's until either side
- * closes, counting bytes into the session's totals. `dest` names the far end for the log.
+ * closes, counting bytes into the session's totals. `where` names the ends for the log.
  */
-export function relayTcpip(s: Session, id: number, type: TcpipType, dest: string, client: Channel, up: Channel): void {
+export function relayTcpip(s: Session, id: number, type: TcpipType, where: Record<string, string>, client: Channel, up: Channel): void {
   client.on('error', ignore);
   up.on('error', ignore);
   const counters = { toTarget: 0, toClient: 0 };
   const count = byteCounters(counters, s.bytes);
-  s.log.info({ event: 'channel.open', ch: id, type, dest }, 'channel open');
+  s.log.info({ event: 'channel.open', ch: id, type, ...where }, 'channel open');
   // Half-close is kept: the target's EOF becomes an EOF to the client (ending a server-side ssh2 channel
   // would also close it and drop what the client is still sending).
   new Pump(client, up, count.toTarget, true);

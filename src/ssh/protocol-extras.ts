@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
 import type { Client, Connection, ServerChannel } from 'ssh2';
 
-// Two things ssh2 has no public API for, reached through its internals (pinned to ssh2 ~1.17; covered by
+// What ssh2 has no public API for, reached through its internals (pinned to ssh2 ~1.17; covered by
 // end-to-end tests against the real OpenSSH client):
 // - SSH_MSG_USERAUTH_BANNER at any point of the login (RFC 4252 §5.4). ssh2 only sends its static banner
 //   once; Gatehouse shows questions to password-only clients with it.

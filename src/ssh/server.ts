@@ -16,8 +16,8 @@ import { batchWrites, disconnectWith, forgetKexKeys, NO_MORE_AUTH_METHODS } from
 
 // The SSH front door: one ssh2 Server per listen address. Each connection becomes a Session with an
 // AuthAdapter for its login; once the login is accepted, the client's channels are bridged to the target.
-// Remote forwarding requests are passed on to the target. Channel types other than session and direct-tcpip
-// (x11, auth-agent) are refused by ssh2 for lack of a listener.
+// Remote forwarding requests are passed on to the target. Channels the client opens other than session and
+// direct-tcpip (x11, auth-agent, Unix sockets) are refused by ssh2 for lack of a listener.
 
 export interface SshServerDeps {
   readonly runtime: () => Runtime;

@@ -24,8 +24,8 @@ describe('agent forwarding through Gatehouse', () => {
   let savedSock: string | undefined;
   const scenarios: Scenario[] = [];
 
-  const sshVia = (s: Scenario, alias: string) =>
-    runSsh({ port: s.gh.port, knownHosts: s.gh.knownHosts, login: `token=good@${s.sshd.user}@${alias}`, command: 'ssh-add -L', options: ['-A'] });
+  const sshVia = (s: Scenario, alias: string, forwardAgent = true) =>
+    runSsh({ port: s.gh.port, knownHosts: s.gh.knownHosts, login: `token=good@${s.sshd.user}@${alias}`, command: 'ssh-add -L', options: [forwardAgent ? '-A' : '-a'] });
 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'gh-agent-'));
@@ -55,8 +55,13 @@ describe('agent forwarding through Gatehouse', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), keyLine);
     await s!.gh.waitFor('agent channel logged', () => s!.gh.logs.some((l) => l.event === 'agent.open'));
-    // The agent's traffic is relayed, never logged.
-    assert.ok(!s!.gh.logs.some((l) => JSON.stringify(l).includes(keyLine.split(' ')[1]!)));
+  });
+
+  test('a client that does not ask (no -A) gets no agent, even where the policy allows it', async () => {
+    const [s] = scenarios;
+    const r = await sshVia(s!, 'agent', false);
+    assert.equal(r.code, 2, `ssh-add -L without an agent exits 2: ${r.stdout} ${r.stderr}`);
+    assert.doesNotMatch(r.stdout, new RegExp(COMMENT));
   });
 
   test('by default the request is refused and the command runs without an agent', async () => {

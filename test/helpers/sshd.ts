@@ -102,6 +102,8 @@ async function launchSshd(dir: string, user: string, home: string, authorized: s
   const port = await freePort();
   const cfg = join(dir, 'sshd_config');
   writeFileSync(cfg, [
+    // First: for most keywords sshd keeps the first value it reads.
+    ...(opts.config ?? []),
     `Port ${port}`,
     'ListenAddress 127.0.0.1',
     `HostKey ${join(dir, 'host_ed25519')}`,
@@ -121,7 +123,6 @@ async function launchSshd(dir: string, user: string, home: string, authorized: s
     'MaxStartups 200',
     'MaxSessions 50',
     'LogLevel ERROR',
-    ...(opts.config ?? []),
     '',
   ].join('\n'));
   const child = spawn(SSHD, ['-f', cfg, '-D', '-e'], { stdio: ['ignore', 'ignore', 'pipe'] });
