@@ -28,6 +28,11 @@ export interface UserMapping {
   readonly gatewayGroups: readonly string[];
 }
 
+export interface ForwardingRule {
+  readonly local: boolean;
+  readonly remote: boolean;
+}
+
 export interface Policy {
   readonly name: string;
   readonly aaPlugin: { readonly name: string; readonly configuration: string } | undefined;
@@ -36,7 +41,9 @@ export interface Policy {
   readonly hostKeyCheck: { readonly knownHosts: string; readonly policy: 'strict' | 'accept-new' };
   readonly usermapping: readonly UserMapping[] | undefined;
   /** Which port forwarding clients may ask for: local (ssh -L, -W) and remote (ssh -R). */
-  readonly tcpForwarding: { readonly local: boolean; readonly remote: boolean };
+  readonly tcpForwarding: ForwardingRule;
+  /** The same for Unix sockets (ssh -L/-R with a socket path). */
+  readonly streamLocalForwarding: ForwardingRule;
   /** Whether clients may forward their agent to the target (ssh -A). */
   readonly agentForwarding: boolean;
 }
@@ -214,11 +221,12 @@ function resolvePolicy(
       gatewayGroups: m.gateway_groups ?? [],
     })),
     tcpForwarding: forwardingRule(p.allow_tcp_forwarding ?? true),
+    streamLocalForwarding: forwardingRule(p.allow_streamlocal_forwarding ?? true),
     agentForwarding: p.allow_agent_forwarding ?? false,
   };
 }
 
-function forwardingRule(v: boolean | 'local' | 'remote'): Policy['tcpForwarding'] {
+function forwardingRule(v: boolean | 'local' | 'remote'): ForwardingRule {
   return { local: v === true || v === 'local', remote: v === true || v === 'remote' };
 }
 

@@ -83,6 +83,7 @@ const policy = object({
     gateway_groups: optional(array(string())),
   }))),
   allow_tcp_forwarding: optional(booleanOr(['local', 'remote'] as const), true),
+  allow_streamlocal_forwarding: optional(booleanOr(['local', 'remote'] as const), true),
   allow_agent_forwarding: optional(boolean(), false),
 });
 

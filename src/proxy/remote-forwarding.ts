@@ -1,23 +1,37 @@
-import type { Client as SshClient, TcpipBindInfo } from 'ssh2';
+import type { Client as SshClient, SocketBindInfo, TcpipBindInfo } from 'ssh2';
 import type { Session } from '../session/session.js';
-import { relayTcpip } from './tcpip-bridge.js';
+import { relayForward } from './forward-relay.js';
 
-// Remote port forwarding (ssh -R port:host:hostport). The client's tcpip-forward request is passed on to the
-// target, whose sshd listens as it would for a direct login (so its AllowTcpForwarding and GatewayPorts apply
-// on top of the policy's allow_tcp_forwarding); each connection it accepts arrives as a forwarded-tcpip
-// channel, which Gatehouse opens to the client in turn. The target's sshd stops listening when the session
-// ends, with the target connection. Unix-socket forwarding (-R /path) is refused.
+// Remote forwarding (ssh -R; TCP ports and Unix sockets). The client's request is passed on to the target,
+// whose sshd listens as it would for a direct login (so its AllowTcpForwarding, GatewayPorts, PermitListen
+// and AllowStreamLocalForwarding apply on top of the policy's rules); each connection it accepts arrives as a
+// forwarded channel, which Gatehouse opens to the client in turn. The target's sshd stops listening when the
+// session ends, with the target connection.
 
 type Accept = ((chosenPort?: number) => void) | undefined;
 type Reject = (() => void) | undefined;
 
 export function serveRemoteForwarding(s: Session, upstream: SshClient, nextChannelId: () => number): void {
   s.conn.on('request', (accept: Accept, reject: Reject, name: string, info: unknown) => {
-    const bind = info as TcpipBindInfo;
-    if (name === 'tcpip-forward') return forward(s, upstream, bind, accept, reject);
-    if (name === 'cancel-tcpip-forward') return cancel(s, upstream, bind, accept, reject);
-    s.log.info({ event: 'forward.refused', request: name }, 'unix-socket forwarding is not supported');
-    reject?.();
+    const tcp = info as TcpipBindInfo;
+    const path = (info as SocketBindInfo).socketPath;
+    const rules = s.policy;
+    switch (name) {
+      case 'tcpip-forward':
+        return request(s, `${tcp.bindAddr}:${tcp.bindPort}`, rules?.tcpForwarding.remote, false, accept, reject, (done) =>
+          upstream.forwardIn(tcp.bindAddr, tcp.bindPort, (err, port) => done(err, `${tcp.bindAddr}:${port}`, port)));
+      case 'cancel-tcpip-forward':
+        return request(s, `${tcp.bindAddr}:${tcp.bindPort}`, undefined, true, accept, reject, (done) =>
+          upstream.unforwardIn(tcp.bindAddr, tcp.bindPort, (err) => done(err)));
+      case 'streamlocal-forward@openssh.com':
+        return request(s, path, rules?.streamLocalForwarding.remote, false, accept, reject, (done) =>
+          upstream.openssh_forwardInStreamLocal(path, (err) => done(err)));
+      case 'cancel-streamlocal-forward@openssh.com':
+        return request(s, path, undefined, true, accept, reject, (done) =>
+          upstream.openssh_unforwardInStreamLocal(path, (err) => done(err)));
+      default:
+        reject?.();
+    }
   });
 
   upstream.on('tcp connection', (details, acceptUp, rejectUp) => {
@@ -28,55 +42,52 @@ export function serveRemoteForwarding(s: Session, upstream: SshClient, nextChann
     s.conn.forwardOut(details.destIP, details.destPort, details.srcIP, details.srcPort, (err, client) => {
       if (err) {
         s.log.info({ event: 'channel.refused', ch: id, type: 'forwarded-tcpip', listen, from, err: err.message }, 'client refused the forwarded connection');
-        rejectUp();
-        return;
+        return rejectUp();
       }
-      relayTcpip(s, id, 'forwarded-tcpip', { listen, from }, client, acceptUp());
+      relayForward(s, id, 'forwarded-tcpip', { listen, from }, client, acceptUp());
+    });
+  });
+
+  upstream.on('unix connection', (details, acceptUp, rejectUp) => {
+    if (s.closed) return rejectUp();
+    const id = nextChannelId();
+    s.conn.openssh_forwardOutStreamLocal(details.socketPath, (err, client) => {
+      if (err) {
+        s.log.info({ event: 'channel.refused', ch: id, type: 'forwarded-streamlocal', listen: details.socketPath, err: err.message }, 'client refused the forwarded connection');
+        return rejectUp();
+      }
+      relayForward(s, id, 'forwarded-streamlocal', { listen: details.socketPath }, client, acceptUp());
     });
   });
 }
 
+type Done = (err: Error | null | undefined, listen?: string, port?: number) => void;
+
 /**
- * Runs a request to the target; ssh2 throws when the target connection is already gone (a session draining
- * after the target closed), and that must become a refusal, not an error inside the client's packet parser.
+ * Passes one global request on to the target and answers the client with the outcome. `listen` names the
+ * address for the log; a tcpip-forward for port 0 learns the target's port from the answer. A cancel is
+ * always passed on: it can only remove what the target already holds for this session.
  */
-function toTarget(s: Session, listen: string, reject: Reject, send: () => void): void {
+function request(s: Session, listen: string, allowed: boolean | undefined, cancel: boolean, accept: Accept, reject: Reject, send: (done: Done) => void): void {
+  if (!allowed && !cancel) {
+    s.log.info({ event: 'forward.refused', listen }, 'remote forwarding not allowed by policy');
+    return reject?.();
+  }
+  const done: Done = (err, bound = listen, port) => {
+    if (err) {
+      s.log.info({ event: cancel ? 'forward.cancel_failed' : 'forward.refused', listen, err: err.message }, 'the target refused the request');
+      return reject?.();
+    }
+    if (cancel) s.log.info({ event: 'forward.closed', listen }, 'remote forward cancelled');
+    else s.log.info({ event: 'forward.open', listen: bound }, 'remote forward listening on the target');
+    accept?.(port);
+  };
+  // ssh2 throws when the target connection is already gone (a session draining after the target closed);
+  // that must become a refusal, not an error inside the client's packet parser.
   try {
     if (s.closed) throw new Error('session closing');
-    send();
+    send(done);
   } catch (err) {
-    s.log.info({ event: 'forward.refused', listen, err: (err as Error).message }, 'the target connection is gone');
-    reject?.();
+    done(err as Error);
   }
-}
-
-function forward(s: Session, upstream: SshClient, bind: TcpipBindInfo, accept: Accept, reject: Reject): void {
-  const listen = `${bind.bindAddr}:${bind.bindPort}`;
-  if (!s.policy?.tcpForwarding.remote) {
-    s.log.info({ event: 'forward.refused', listen }, 'remote forwarding not allowed by policy');
-    reject?.();
-    return;
-  }
-  toTarget(s, listen, reject, () => upstream.forwardIn(bind.bindAddr, bind.bindPort, (err, port) => {
-    if (err) {
-      s.log.info({ event: 'forward.refused', listen, err: err.message }, 'target refused the remote forward');
-      reject?.();
-      return;
-    }
-    s.log.info({ event: 'forward.open', listen: `${bind.bindAddr}:${port}` }, 'remote forward listening on the target');
-    accept?.(port);
-  }));
-}
-
-function cancel(s: Session, upstream: SshClient, bind: TcpipBindInfo, accept: Accept, reject: Reject): void {
-  const listen = `${bind.bindAddr}:${bind.bindPort}`;
-  toTarget(s, listen, reject, () => upstream.unforwardIn(bind.bindAddr, bind.bindPort, (err) => {
-    if (err) {
-      s.log.info({ event: 'forward.cancel_failed', listen, err: err.message }, 'target refused to cancel the remote forward');
-      reject?.();
-      return;
-    }
-    s.log.info({ event: 'forward.closed', listen }, 'remote forward cancelled');
-    accept?.();
-  }));
 }

@@ -67,7 +67,11 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
     open(true, (err, ch) => {
       if (!err || !/agent forwarding/.test(err.message)) return cb(err, ch);
       s.log.info({ event: 'agent.refused', ch: id, by: 'target' }, 'the target refused agent forwarding; carrying on without it');
-      open(false, cb);
+      try {
+        open(false, cb);
+      } catch (e) {
+        cb(e as Error, undefined as never);
+      }
     });
   };
 
@@ -81,7 +85,7 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
     client.stderr.on('error', ignore);
     s.log.info({ event: 'channel.open', ch: id, type: kind, ...detail, pty: pty ? pty.term : undefined }, 'channel open');
     const done = new Promise<void>((resolve) => {
-      open((err, ch) => {
+      const opened: Opened = (err, ch) => {
         if (err) {
           s.log.warn({ event: 'channel.failed', ch: id, type: kind, err: err.message }, 'target refused the channel');
           client.stderr.write(`gatehouse: the server refused the request: ${err.message}\r\n`);
@@ -99,7 +103,13 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
         up = ch;
         if (window) ch.setWindow(window.rows, window.cols, window.height, window.width);
         relay(s, id, kind, client, ch).then(resolve, resolve);
-      });
+      };
+      // ssh2 throws when the target connection is already gone (the session is draining after it closed).
+      try {
+        open(opened);
+      } catch (err) {
+        opened(err as Error, undefined as never);
+      }
     });
     s.trackChannel(done);
   };

@@ -5,7 +5,7 @@ import type { ListenAddress } from '../config/schema.js';
 import { BastionError } from '../errors.js';
 import { bridgeSessionChannel } from '../proxy/session-bridge.js';
 import { serveRemoteForwarding } from '../proxy/remote-forwarding.js';
-import { bridgeTcpip } from '../proxy/tcpip-bridge.js';
+import { bridgeLocalForward } from '../proxy/local-forwarding.js';
 import type { Runtime } from '../runtime.js';
 import type { SessionRegistry } from '../session/registry.js';
 import { Session } from '../session/session.js';
@@ -17,7 +17,7 @@ import { batchWrites, disconnectWith, forgetKexKeys, NO_MORE_AUTH_METHODS } from
 // The SSH front door: one ssh2 Server per listen address. Each connection becomes a Session with an
 // AuthAdapter for its login; once the login is accepted, the client's channels are bridged to the target.
 // Remote forwarding requests are passed on to the target. Channels the client opens other than session and
-// direct-tcpip (x11, auth-agent, Unix sockets) are refused by ssh2 for lack of a listener.
+// forwards (x11, auth-agent) are refused by ssh2 for lack of a listener.
 
 export interface SshServerDeps {
   readonly runtime: () => Runtime;
@@ -117,8 +117,20 @@ export class SshServer {
       bridgeSessionChannel(s, ++channels, accept, s.upstream);
     });
     conn.on('tcpip', (accept, reject, info2) => {
-      if (s.phase !== 'active' || !s.upstream) return reject();
-      bridgeTcpip(s, ++channels, accept, reject, info2, s.upstream);
+      const up = s.upstream;
+      if (s.phase !== 'active' || !up) return reject();
+      bridgeLocalForward(s, ++channels, {
+        type: 'direct-tcpip', dest: `${info2.destIP}:${info2.destPort}`, allowed: Boolean(s.policy?.tcpForwarding.local),
+        open: (cb) => up.forwardOut(info2.srcIP, info2.srcPort, info2.destIP, info2.destPort, cb),
+      }, accept, reject);
+    });
+    conn.on('openssh.streamlocal', (accept, reject, info2) => {
+      const up = s.upstream;
+      if (s.phase !== 'active' || !up) return reject();
+      bridgeLocalForward(s, ++channels, {
+        type: 'direct-streamlocal', dest: info2.socketPath, allowed: Boolean(s.policy?.streamLocalForwarding.local),
+        open: (cb) => up.openssh_forwardOutStreamLocal(info2.socketPath, cb),
+      }, accept, reject);
     });
     conn.once('close', () => void s.close(s.phase === 'active' ? 'logout' : 'client_gone'));
   }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, createReadStream, mkdtempSync, openSync, rmSync, writeSync, closeSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, createReadStream, existsSync, mkdtempSync, openSync, rmSync, writeSync, closeSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Client } from 'ssh2';
 import { cpuHasAes } from '../../src/ssh/algorithms.js';
 import type { Gatehouse } from '../helpers/gatehouse.js';
-import { runScp, runSftp, runSsh, type ClientResult } from '../helpers/openssh.js';
+import { runScp, runSftp, runSsh, sshArgs, type ClientResult } from '../helpers/openssh.js';
 import { type PolicySpec, type Scenario, startScenario } from '../helpers/scenario.js';
 import { connectClient, exec } from '../helpers/ssh2-client.js';
 import { freePort, type Sshd } from '../helpers/sshd.js';
@@ -22,7 +23,7 @@ const SECRET = 'Pty-Secret-3141';
 const SPECS: PolicySpec[] = [
   { alias: 'tgt', plugin: { expect: { token: 'good' } } },
   { alias: 'tty', plugin: { questions: [['token', 'Token: ', true], ['color', 'Favourite colour: ']], expect: { token: SECRET, color: 'blue' } } },
-  { alias: 'nofwd', plugin: {}, more: { allow_tcp_forwarding: false } },
+  { alias: 'nofwd', plugin: {}, more: { allow_tcp_forwarding: false, allow_streamlocal_forwarding: false } },
   { alias: 'localfwd', plugin: {}, more: { allow_tcp_forwarding: 'local' } },
 ];
 const BIG = 256 * 1024 * 1024;
@@ -229,6 +230,46 @@ describe('channels through Gatehouse', () => {
       assert.equal(refused, 'ECONNREFUSED');
     } finally {
       c.end();
+    }
+  });
+
+  test('Unix-socket forwarding both ways (ssh -L and -R with socket paths); a policy can forbid it', async () => {
+    // A Unix-socket echo server on the target side (this machine), usable by the target user.
+    const targetSock = join(remote, 'echo.sock');
+    const unixEcho = createServer((c) => c.pipe(c));
+    await new Promise<void>((r) => unixEcho.listen(targetSock, r));
+    chmodSync(targetSock, 0o777);
+    try {
+      // -L local.sock:target.sock, with the real client kept running while the test connects to its socket.
+      const localSock = join(work, 'local.sock');
+      const args = sshArgs({ port: gh.port, knownHosts: gh.knownHosts, login: login() });
+      const tunnel = spawn('ssh', [...args, '-N', '-o', 'ExitOnForwardFailure=yes', '-L', `${localSock}:${targetSock}`, '127.0.0.1'], { stdio: 'ignore' });
+      try {
+        for (let i = 0; i < 200 && !existsSync(localSock); i++) await new Promise((r) => setTimeout(r, 25));
+        const reply = await new Promise<string>((resolve, reject) => {
+          const sock = connect(localSock, () => sock.end('through a forwarded socket'));
+          let got = '';
+          sock.on('data', (d: Buffer) => { got += d.toString(); });
+          sock.on('end', () => resolve(got));
+          sock.on('error', reject);
+        });
+        assert.equal(reply, 'through a forwarded socket');
+      } finally {
+        tunnel.kill();
+      }
+      // -R target.sock:host:port, and a command on the target that talks to that socket.
+      const fwdSock = join(remote, 'fwd.sock');
+      const probe = `python3 -c "import socket; s = socket.socket(socket.AF_UNIX); s.connect('${fwdSock}'); s.sendall(b'ping through a remote socket'); s.shutdown(socket.SHUT_WR); print(s.makefile().read())"`;
+      const r = await ssh(probe, { options: ['-o', 'ExitOnForwardFailure=yes', '-R', `${fwdSock}:127.0.0.1:${echoPort}`] });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, 'ping through a remote socket\n');
+      assert.ok(gh.logs.some((l) => l.event === 'channel.open' && l['type'] === 'direct-streamlocal'));
+      assert.ok(gh.logs.some((l) => l.event === 'channel.open' && l['type'] === 'forwarded-streamlocal'));
+      const no = await ssh('true', { alias: 'nofwd', options: ['-o', 'ExitOnForwardFailure=yes', '-R', `${join(remote, 'no.sock')}:127.0.0.1:${echoPort}`] });
+      assert.notEqual(no.code, 0);
+      assert.match(no.stderr, /remote port forwarding failed/);
+    } finally {
+      unixEcho.close();
     }
   });
 

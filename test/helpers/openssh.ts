@@ -41,8 +41,13 @@ function commonOptions(o: ClientOptions): string[] {
   ];
 }
 
+/** ssh's arguments up to the destination, for a client the test runs itself (e.g. a tunnel with -N). */
+export function sshArgs(o: ClientOptions): string[] {
+  return [...commonOptions(o), '-p', String(o.port)];
+}
+
 export function runSsh(o: ClientOptions & { readonly command?: string }): Promise<ClientResult> {
-  return run('ssh', [...commonOptions(o), '-p', String(o.port), '127.0.0.1', ...(o.command !== undefined ? [o.command] : [])], o);
+  return run('ssh', [...sshArgs(o), '127.0.0.1', ...(o.command !== undefined ? [o.command] : [])], o);
 }
 
 export function runScp(o: ClientOptions & { readonly from: string; readonly to: string }): Promise<ClientResult> {

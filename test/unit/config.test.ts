@@ -80,7 +80,7 @@ describe('config.yaml', () => {
     assert.match(fails(`listen: ["0.0.0.0:2222"]\ngc: fast\n${POLICY}`), /config\.yaml:2: gc: must be one of "throughput", "latency"/);
   });
 
-  test('allow_tcp_forwarding: true, false, local or remote, as OpenSSH\'s AllowTcpForwarding', () => {
+  test('allow_tcp_forwarding and allow_streamlocal_forwarding: true, false, local or remote, as in OpenSSH', () => {
     const rule = (v: string | undefined) => parseConfig(`listen: ["0.0.0.0:2222"]\n${POLICY}${v === undefined ? '' : `    allow_tcp_forwarding: ${v}\n`}`, FILE).policies[0]!.tcpForwarding;
     assert.deepEqual(rule(undefined), { local: true, remote: true });
     assert.deepEqual(rule('true'), { local: true, remote: true });
@@ -88,7 +88,8 @@ describe('config.yaml', () => {
     assert.deepEqual(rule('local'), { local: true, remote: false });
     assert.deepEqual(rule('remote'), { local: false, remote: true });
     assert.match(fails(`listen: ["0.0.0.0:2222"]\n${POLICY}    allow_tcp_forwarding: sideways\n`),
-      /config\.yaml:12: policies\.0\.allow_tcp_forwarding: must be true, false or one of "local", "remote", not string "sideways"/);
+      /config\.yaml:12: policies\.0\.allow_tcp_forwarding: must be true, false or one of "local", "remote", not string "sideways"/);    const unix = parseConfig(`listen: ["0.0.0.0:2222"]\n${POLICY}    allow_streamlocal_forwarding: remote\n`, FILE).policies[0]!;
+    assert.deepEqual([unix.streamLocalForwarding, unix.tcpForwarding], [{ local: false, remote: true }, { local: true, remote: true }]);
   });
 
   test('allow_agent_forwarding: off unless a policy turns it on', () => {

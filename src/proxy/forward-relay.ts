@@ -1,0 +1,37 @@
+import type { Channel } from 'ssh2';
+import type { Session } from '../session/session.js';
+import { byteCounters, flushed, ignore, Pump } from './streams.js';
+
+// The relay behind every forwarded connection, TCP or Unix socket, local (ssh -L, -W) or remote (ssh -R):
+// local-forwarding.ts and remote-forwarding.ts open the two channels, this carries one across.
+
+export type ForwardType = 'direct-tcpip' | 'forwarded-tcpip' | 'direct-streamlocal' | 'forwarded-streamlocal';
+
+/**
+ * Carries one forwarded connection between the client's channel and the target's until either side closes,
+ * counting bytes into the session's totals. `where` names the ends for the log.
+ */
+export function relayForward(s: Session, id: number, type: ForwardType, where: Record<string, string>, client: Channel, up: Channel): void {
+  client.on('error', ignore);
+  up.on('error', ignore);
+  const counters = { toTarget: 0, toClient: 0 };
+  const count = byteCounters(counters, s.bytes);
+  s.log.info({ event: 'channel.open', ch: id, type, ...where }, 'channel open');
+  // Half-close is kept: the target's EOF becomes an EOF to the client (ending a server-side ssh2 channel
+  // would also close it and drop what the client is still sending).
+  new Pump(client, up, count.toTarget, true);
+  new Pump(up, client, count.toClient, false);
+  up.once('end', () => void flushed(client).then(() => client.eof()));
+  let closed = false;
+  const close = async (by: 'client' | 'target'): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    up.close();
+    if (by === 'target') await flushed(client);
+    client.close();
+    s.log.info({ event: 'channel.close', ch: id, type, by, bytesToTarget: counters.toTarget, bytesToClient: counters.toClient }, 'channel closed');
+  };
+  client.once('close', () => void close('client'));
+  up.once('close', () => void close('target'));
+  s.trackChannel(new Promise((resolve) => { client.once('close', resolve); up.once('close', resolve); }));
+}
