@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: makes sure the real OpenSSH client and server are there (installing them with apt-get when
+// `npm test`: makes sure the real OpenSSH client and server (and xauth) are there (installing them with apt-get when
 // running as root), that ssh2's native crypto binding is built, then runs every compiled test file.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -11,6 +11,8 @@ const onPath = (cmd) => (process.env.PATH ?? '').split(delimiter).some((d) => ex
 const missing = () => [
   ...['ssh', 'scp', 'sftp', 'ssh-keygen'].filter((c) => !onPath(c)).map(() => 'openssh-client'),
   ...(existsSync('/usr/sbin/sshd') ? [] : ['openssh-server']),
+  // sshd needs xauth to offer X11 forwarding (the X11 tests).
+  ...(existsSync('/usr/bin/xauth') ? [] : ['xauth']),
 ].filter((p, i, a) => a.indexOf(p) === i);
 
 let packages = missing();
@@ -26,7 +28,7 @@ if (packages.length > 0) {
     packages = missing();
   }
   if (packages.length > 0) {
-    console.error(`The end-to-end tests need the real OpenSSH client and server. Install: ${packages.join(' ')}`);
+    console.error(`The end-to-end tests need the real OpenSSH client and server, and xauth. Install: ${packages.join(' ')}`);
     console.error(`  (for example: sudo apt-get install ${packages.join(' ')})`);
     process.exit(1);
   }

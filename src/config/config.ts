@@ -46,6 +46,8 @@ export interface Policy {
   readonly streamLocalForwarding: ForwardingRule;
   /** Whether clients may forward their agent to the target (ssh -A). */
   readonly agentForwarding: boolean;
+  /** Whether clients may forward X11 from the target (ssh -X, -Y). */
+  readonly x11Forwarding: boolean;
 }
 
 export interface Config {
@@ -221,8 +223,11 @@ function resolvePolicy(
       gatewayGroups: m.gateway_groups ?? [],
     })),
     tcpForwarding: forwardingRule(p.allow_tcp_forwarding ?? true),
-    streamLocalForwarding: forwardingRule(p.allow_streamlocal_forwarding ?? true),
+    // Unset, Unix sockets follow the TCP rule: a policy that shuts TCP forwarding must not leave
+    // `ssh -L x.sock:/var/run/docker.sock` open.
+    streamLocalForwarding: forwardingRule(p.allow_streamlocal_forwarding ?? p.allow_tcp_forwarding ?? true),
     agentForwarding: p.allow_agent_forwarding ?? false,
+    x11Forwarding: p.allow_x11_forwarding ?? false,
   };
 }
 

@@ -83,8 +83,9 @@ const policy = object({
     gateway_groups: optional(array(string())),
   }))),
   allow_tcp_forwarding: optional(booleanOr(['local', 'remote'] as const), true),
-  allow_streamlocal_forwarding: optional(booleanOr(['local', 'remote'] as const), true),
+  allow_streamlocal_forwarding: optional(booleanOr(['local', 'remote'] as const)),
   allow_agent_forwarding: optional(boolean(), false),
+  allow_x11_forwarding: optional(boolean(), false),
 });
 
 export const configSchema = object({

@@ -2,10 +2,11 @@ import type { Channel } from 'ssh2';
 import type { Session } from '../session/session.js';
 import { byteCounters, flushed, ignore, Pump } from './streams.js';
 
-// The relay behind every forwarded connection, TCP or Unix socket, local (ssh -L, -W) or remote (ssh -R):
-// local-forwarding.ts and remote-forwarding.ts open the two channels, this carries one across.
+// The relay behind every forwarded connection, TCP or Unix socket, local (ssh -L, -W) or remote (ssh -R), and
+// X11: local-forwarding.ts, remote-forwarding.ts and x11-forwarding.ts open the two channels, this carries
+// one across.
 
-export type ForwardType = 'direct-tcpip' | 'forwarded-tcpip' | 'direct-streamlocal' | 'forwarded-streamlocal';
+export type ForwardType = 'direct-tcpip' | 'forwarded-tcpip' | 'direct-streamlocal' | 'forwarded-streamlocal' | 'x11';
 
 /**
  * Carries one forwarded connection between the client's channel and the target's until either side closes,

@@ -18,16 +18,16 @@ export function serveRemoteForwarding(s: Session, upstream: SshClient, nextChann
     const rules = s.policy;
     switch (name) {
       case 'tcpip-forward':
-        return request(s, `${tcp.bindAddr}:${tcp.bindPort}`, rules?.tcpForwarding.remote, false, accept, reject, (done) =>
+        return request(s, name, `${tcp.bindAddr}:${tcp.bindPort}`, rules?.tcpForwarding.remote, accept, reject, (done) =>
           upstream.forwardIn(tcp.bindAddr, tcp.bindPort, (err, port) => done(err, `${tcp.bindAddr}:${port}`, port)));
       case 'cancel-tcpip-forward':
-        return request(s, `${tcp.bindAddr}:${tcp.bindPort}`, undefined, true, accept, reject, (done) =>
+        return request(s, name, `${tcp.bindAddr}:${tcp.bindPort}`, true, accept, reject, (done) =>
           upstream.unforwardIn(tcp.bindAddr, tcp.bindPort, (err) => done(err)));
       case 'streamlocal-forward@openssh.com':
-        return request(s, path, rules?.streamLocalForwarding.remote, false, accept, reject, (done) =>
+        return request(s, name, path, rules?.streamLocalForwarding.remote, accept, reject, (done) =>
           upstream.openssh_forwardInStreamLocal(path, (err) => done(err)));
       case 'cancel-streamlocal-forward@openssh.com':
-        return request(s, path, undefined, true, accept, reject, (done) =>
+        return request(s, name, path, true, accept, reject, (done) =>
           upstream.openssh_unforwardInStreamLocal(path, (err) => done(err)));
       default:
         reject?.();
@@ -64,22 +64,23 @@ export function serveRemoteForwarding(s: Session, upstream: SshClient, nextChann
 type Done = (err: Error | null | undefined, listen?: string, port?: number) => void;
 
 /**
- * Passes one global request on to the target and answers the client with the outcome. `listen` names the
- * address for the log; a tcpip-forward for port 0 learns the target's port from the answer. A cancel is
- * always passed on: it can only remove what the target already holds for this session.
+ * Passes one global request (`name`) on to the target and answers the client with the outcome. `listen` names
+ * the address or socket for the log; a tcpip-forward for port 0 learns the target's port from the answer.
+ * Cancels are always allowed: they can only remove what the target already holds for this session.
  */
-function request(s: Session, listen: string, allowed: boolean | undefined, cancel: boolean, accept: Accept, reject: Reject, send: (done: Done) => void): void {
-  if (!allowed && !cancel) {
-    s.log.info({ event: 'forward.refused', listen }, 'remote forwarding not allowed by policy');
+function request(s: Session, name: string, listen: string, allowed: boolean | undefined, accept: Accept, reject: Reject, send: (done: Done) => void): void {
+  const cancel = name.startsWith('cancel-');
+  if (!allowed) {
+    s.log.info({ event: 'forward.refused', request: name, listen }, 'not allowed by policy');
     return reject?.();
   }
   const done: Done = (err, bound = listen, port) => {
     if (err) {
-      s.log.info({ event: cancel ? 'forward.cancel_failed' : 'forward.refused', listen, err: err.message }, 'the target refused the request');
+      s.log.info({ event: cancel ? 'forward.cancel_failed' : 'forward.refused', request: name, listen, err: err.message }, 'the target refused the request');
       return reject?.();
     }
-    if (cancel) s.log.info({ event: 'forward.closed', listen }, 'remote forward cancelled');
-    else s.log.info({ event: 'forward.open', listen: bound }, 'remote forward listening on the target');
+    if (cancel) s.log.info({ event: 'forward.closed', request: name, listen }, 'remote forward cancelled');
+    else s.log.info({ event: 'forward.open', request: name, listen: bound }, 'remote forward listening on the target');
     accept?.(port);
   };
   // ssh2 throws when the target connection is already gone (a session draining after the target closed);
@@ -88,6 +89,7 @@ function request(s: Session, listen: string, allowed: boolean | undefined, cance
     if (s.closed) throw new Error('session closing');
     send(done);
   } catch (err) {
-    done(err as Error);
+    s.log.info({ event: 'forward.refused', request: name, listen, err: (err as Error).message }, 'the target connection is gone');
+    reject?.();
   }
 }

@@ -10,11 +10,24 @@ import { byteCounters, flushed, ignore, Pump } from './streams.js';
 // and env are collected and replayed with the shell/exec/subsystem request; window-change and signal follow
 // live; data flows through pumps (streams.ts) in both directions, so SSH windows give end-to-end flow control and
 // memory stays bounded; EOF, exit-status/exit-signal and close are forwarded in the order OpenSSH expects.
-// auth-agent-req is accepted where the policy allows agent forwarding and asked of the target with the
-// shell or exec (agent-forwarding.ts); x11-req, handled nowhere, is refused by ssh2 for lack of a listener.
+// auth-agent-req and x11-req are accepted where the policy allows them and asked of the target with the shell
+// or exec; the target's agent and X11 channels come back through agent-forwarding.ts and x11-forwarding.ts.
 
 const require = createRequire(import.meta.url);
 const { SIGNALS } = require('ssh2/lib/protocol/constants.js') as { SIGNALS: Record<string, 1> };
+
+interface X11Request {
+  readonly single: boolean;
+  readonly protocol: string;
+  readonly cookie: string;
+  readonly screen: number;
+}
+
+/** What the shell or exec asks the target to forward back. */
+interface Forwarding {
+  readonly agentForward: boolean;
+  readonly x11: X11Request | undefined;
+}
 
 type ExitInfo = { code: number } | { signal: string; coreDumped: boolean; message: string };
 
@@ -27,6 +40,7 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
   let started = false;
   let clientGone = false;
   let agent = false;
+  let x11: X11Request | undefined;
 
   session.on('pty', (ok, no, info) => {
     if (started) return no?.();
@@ -46,6 +60,17 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
     agent = true;
     ok?.();
   });
+  session.on('x11', (ok, no, info) => {
+    if (started || !s.policy?.x11Forwarding) {
+      s.log.info({ event: 'x11.refused', ch: id }, started ? 'X11 forwarding asked for too late' : 'X11 forwarding not allowed by policy');
+      return no?.();
+    }
+    // Passed on as the client sent it: the cookie is the client's stand-in, which it checks and replaces in
+    // every X11 connection that comes back. ssh2 hands it over as the hex text's bytes.
+    const cookie = info.cookie as unknown as Buffer | string;
+    x11 = { single: info.single, protocol: info.protocol, cookie: Buffer.isBuffer(cookie) ? cookie.toString('latin1') : cookie, screen: info.screen };
+    ok?.();
+  });
   session.on('window-change', (ok, _no, info) => {
     if (up) up.setWindow(info.rows, info.cols, info.height, info.width);
     else window = info;
@@ -60,19 +85,22 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
   });
 
   type Opened = (err: Error | undefined, ch: ClientChannel) => void;
-  // OpenSSH asks for agent forwarding without waiting for the answer, so a target that refuses it still runs
-  // the command; ssh2 fails the whole channel instead, so it is opened again without the agent.
-  const openWithAgent = (open: (agentForward: boolean, cb: Opened) => void) => (cb: Opened): void => {
-    if (!agent) return open(false, cb);
-    open(true, (err, ch) => {
-      if (!err || !/agent forwarding/.test(err.message)) return cb(err, ch);
-      s.log.info({ event: 'agent.refused', ch: id, by: 'target' }, 'the target refused agent forwarding; carrying on without it');
+  // sshd answers agent and X11 forwarding requests, and OpenSSH's client carries on without what was refused;
+  // ssh2 fails the whole channel instead, so it is opened again without the refused request.
+  const withForwarding = (open: (f: Forwarding, cb: Opened) => void) => (cb: Opened): void => {
+    const attempt = (f: Forwarding): void => open(f, (err, ch) => {
+      const refused = !err ? undefined
+        : f.agentForward && /agent forwarding/.test(err.message) ? 'agent'
+        : f.x11 && /X11/.test(err.message) ? 'x11' : undefined;
+      if (!refused) return cb(err, ch);
+      s.log.info({ event: `${refused}.refused`, ch: id, by: 'target' }, `the target refused ${refused} forwarding; carrying on without it`);
       try {
-        open(false, cb);
+        attempt(refused === 'agent' ? { ...f, agentForward: false } : { ...f, x11: undefined });
       } catch (e) {
         cb(e as Error, undefined as never);
       }
     });
+    attempt({ agentForward: agent, x11 });
   };
 
   const start = (kind: string, acceptReq: () => ServerChannel | undefined, open: (cb: Opened) => void, detail?: Record<string, string>): void => {
@@ -119,8 +147,8 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
   };
   const envOpt = (): Record<string, string> | undefined => (Object.keys(env).length > 0 ? env : undefined);
 
-  session.on('shell', (ok) => start('shell', ok, openWithAgent((agentForward, cb) => upstream.shell(ptyOpts() ?? false, { env: envOpt(), agentForward } as never, cb))));
-  session.on('exec', (ok, _no, info) => start('exec', ok, openWithAgent((agentForward, cb) => upstream.exec(info.command, { env: envOpt(), pty: ptyOpts(), agentForward } as never, cb)), { command: info.command }));
+  session.on('shell', (ok) => start('shell', ok, withForwarding((f, cb) => upstream.shell(ptyOpts() ?? false, { env: envOpt(), ...f } as never, cb))));
+  session.on('exec', (ok, _no, info) => start('exec', ok, withForwarding((f, cb) => upstream.exec(info.command, { env: envOpt(), pty: ptyOpts(), ...f } as never, cb)), { command: info.command }));
   session.on('subsystem', (ok, _no, info) => start(`subsystem:${info.name}`, ok, (cb) => upstream.subsys(info.name, cb)));
   session.on('close', () => {
     clientGone = true;

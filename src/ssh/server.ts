@@ -5,6 +5,7 @@ import type { ListenAddress } from '../config/schema.js';
 import { BastionError } from '../errors.js';
 import { bridgeSessionChannel } from '../proxy/session-bridge.js';
 import { serveRemoteForwarding } from '../proxy/remote-forwarding.js';
+import { serveX11 } from '../proxy/x11-forwarding.js';
 import { bridgeLocalForward } from '../proxy/local-forwarding.js';
 import type { Runtime } from '../runtime.js';
 import type { SessionRegistry } from '../session/registry.js';
@@ -17,7 +18,7 @@ import { batchWrites, disconnectWith, forgetKexKeys, NO_MORE_AUTH_METHODS } from
 // The SSH front door: one ssh2 Server per listen address. Each connection becomes a Session with an
 // AuthAdapter for its login; once the login is accepted, the client's channels are bridged to the target.
 // Remote forwarding requests are passed on to the target. Channels the client opens other than session and
-// forwards (x11, auth-agent) are refused by ssh2 for lack of a listener.
+// forwards (x11, auth-agent: only servers open those) are refused by ssh2 for lack of a listener.
 
 export interface SshServerDeps {
   readonly runtime: () => Runtime;
@@ -109,6 +110,7 @@ export class SshServer {
       // Let open channels deliver their last output and exit status before the client connection goes.
       upstream.once('close', () => void s.channelsDone(5_000).then(() => s.close('target_closed')));
       serveRemoteForwarding(s, upstream, () => ++channels);
+      serveX11(s, upstream, () => ++channels);
     });
     conn.on('authentication', (ctx) => auth.handle(ctx));
 

@@ -58,6 +58,43 @@ async function peakRssGrowth(fn: () => Promise<ClientResult>): Promise<{ result:
   }
 }
 
+/**
+ * Runs `ssh -N -L localSock:targetSock` through Gatehouse, sends `text` through the local socket once it
+ * answers, and returns what came back (empty when the forward was refused: ssh then resets the connection)
+ * and what ssh printed.
+ */
+async function viaUnixTunnel(sshLogin: string, localSock: string, targetSock: string, text: string, gh: { port: number; knownHosts: string }): Promise<{ reply: string; stderr: string }> {
+  const args = sshArgs({ port: gh.port, knownHosts: gh.knownHosts, login: sshLogin });
+  const tunnel = spawn('ssh', [...args, '-N', '-o', 'ExitOnForwardFailure=yes', '-L', `${localSock}:${targetSock}`, '127.0.0.1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  tunnel.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const exited = new Promise<void>((resolve) => tunnel.once('exit', () => resolve()));
+  const attempt = (): Promise<string> => new Promise((resolve, reject) => {
+    const sock = connect(localSock, () => sock.end(text));
+    let got = '';
+    sock.on('data', (d: Buffer) => { got += d.toString(); });
+    sock.on('end', () => resolve(got));
+    sock.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? resolve(got) : reject(err)));
+  });
+  try {
+    // ssh creates the socket before it listens on it: retry until it answers, unless ssh has given up.
+    for (let deadline = Date.now() + 15_000; ; await new Promise((r) => setTimeout(r, 25))) {
+      if (tunnel.exitCode !== null) throw new Error(`ssh -L exited (${tunnel.exitCode}): ${stderr}`);
+      try {
+        const reply = await attempt();
+        await new Promise((r) => setTimeout(r, 50)); // let ssh report a refused channel
+        return { reply, stderr };
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if ((code !== 'ENOENT' && code !== 'ECONNREFUSED') || Date.now() > deadline) throw new Error(`${(err as Error).message}; ssh said: ${stderr}`);
+      }
+    }
+  } finally {
+    tunnel.kill();
+    await exited;
+  }
+}
+
 describe('channels through Gatehouse', () => {
   let sshd: Sshd;
   let gh: Gatehouse;
@@ -241,22 +278,12 @@ describe('channels through Gatehouse', () => {
     chmodSync(targetSock, 0o777);
     try {
       // -L local.sock:target.sock, with the real client kept running while the test connects to its socket.
-      const localSock = join(work, 'local.sock');
-      const args = sshArgs({ port: gh.port, knownHosts: gh.knownHosts, login: login() });
-      const tunnel = spawn('ssh', [...args, '-N', '-o', 'ExitOnForwardFailure=yes', '-L', `${localSock}:${targetSock}`, '127.0.0.1'], { stdio: 'ignore' });
-      try {
-        for (let i = 0; i < 200 && !existsSync(localSock); i++) await new Promise((r) => setTimeout(r, 25));
-        const reply = await new Promise<string>((resolve, reject) => {
-          const sock = connect(localSock, () => sock.end('through a forwarded socket'));
-          let got = '';
-          sock.on('data', (d: Buffer) => { got += d.toString(); });
-          sock.on('end', () => resolve(got));
-          sock.on('error', reject);
-        });
-        assert.equal(reply, 'through a forwarded socket');
-      } finally {
-        tunnel.kill();
-      }
+      const through = await viaUnixTunnel(login(), join(work, 'local.sock'), targetSock, 'through a forwarded socket', gh);
+      assert.equal(through.reply, 'through a forwarded socket', through.stderr);
+      // Where the policy forbids it the client's socket still listens, but each connection is refused.
+      const no = await viaUnixTunnel(login('nofwd'), join(work, 'no-local.sock'), targetSock, 'refused', gh);
+      assert.equal(no.reply, '');
+      assert.match(no.stderr, /open failed/);
       // -R target.sock:host:port, and a command on the target that talks to that socket.
       const fwdSock = join(remote, 'fwd.sock');
       const probe = `python3 -c "import socket; s = socket.socket(socket.AF_UNIX); s.connect('${fwdSock}'); s.sendall(b'ping through a remote socket'); s.shutdown(socket.SHUT_WR); print(s.makefile().read())"`;
@@ -265,9 +292,9 @@ describe('channels through Gatehouse', () => {
       assert.equal(r.stdout, 'ping through a remote socket\n');
       assert.ok(gh.logs.some((l) => l.event === 'channel.open' && l['type'] === 'direct-streamlocal'));
       assert.ok(gh.logs.some((l) => l.event === 'channel.open' && l['type'] === 'forwarded-streamlocal'));
-      const no = await ssh('true', { alias: 'nofwd', options: ['-o', 'ExitOnForwardFailure=yes', '-R', `${join(remote, 'no.sock')}:127.0.0.1:${echoPort}`] });
-      assert.notEqual(no.code, 0);
-      assert.match(no.stderr, /remote port forwarding failed/);
+      const noR = await ssh('true', { alias: 'nofwd', options: ['-o', 'ExitOnForwardFailure=yes', '-R', `${join(remote, 'no.sock')}:127.0.0.1:${echoPort}`] });
+      assert.notEqual(noR.code, 0);
+      assert.match(noR.stderr, /remote port forwarding failed/);
     } finally {
       unixEcho.close();
     }

@@ -25,6 +25,8 @@ export interface ClientOptions {
   readonly timeoutMs?: number;
   /** Extra -o options and flags, placed before the destination. */
   readonly options?: readonly string[];
+  /** Extra environment, e.g. DISPLAY for X11 forwarding. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 function commonOptions(o: ClientOptions): string[] {
@@ -68,7 +70,7 @@ async function run(tool: string, args: string[], o: ClientOptions): Promise<Clie
   const started = performance.now();
   try {
     const child = spawn(tool, args, {
-      env: { ...process.env, SSH_ASKPASS: ASKPASS, SSH_ASKPASS_REQUIRE: 'force', ASKPASS_DIR: dir, DISPLAY: '' },
+      env: { ...process.env, SSH_ASKPASS: ASKPASS, SSH_ASKPASS_REQUIRE: 'force', ASKPASS_DIR: dir, DISPLAY: '', ...o.env },
       stdio: [o.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     if (o.stdin !== undefined) {

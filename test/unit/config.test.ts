@@ -88,8 +88,13 @@ describe('config.yaml', () => {
     assert.deepEqual(rule('local'), { local: true, remote: false });
     assert.deepEqual(rule('remote'), { local: false, remote: true });
     assert.match(fails(`listen: ["0.0.0.0:2222"]\n${POLICY}    allow_tcp_forwarding: sideways\n`),
-      /config\.yaml:12: policies\.0\.allow_tcp_forwarding: must be true, false or one of "local", "remote", not string "sideways"/);    const unix = parseConfig(`listen: ["0.0.0.0:2222"]\n${POLICY}    allow_streamlocal_forwarding: remote\n`, FILE).policies[0]!;
+      /config\.yaml:12: policies\.0\.allow_tcp_forwarding: must be true, false or one of "local", "remote", not string "sideways"/);
+    const policy = (lines: string) => parseConfig(`listen: ["0.0.0.0:2222"]\n${POLICY}${lines}`, FILE).policies[0]!;
+    const unix = policy('    allow_streamlocal_forwarding: remote\n');
     assert.deepEqual([unix.streamLocalForwarding, unix.tcpForwarding], [{ local: false, remote: true }, { local: true, remote: true }]);
+    // Unset, Unix sockets follow the TCP rule, so shutting TCP forwarding shuts both.
+    assert.deepEqual(policy('    allow_tcp_forwarding: false\n').streamLocalForwarding, { local: false, remote: false });
+    assert.deepEqual(policy('    allow_tcp_forwarding: local\n').streamLocalForwarding, { local: true, remote: false });
   });
 
   test('allow_agent_forwarding: off unless a policy turns it on', () => {
