@@ -86,7 +86,9 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
 
   type Opened = (err: Error | undefined, ch: ClientChannel) => void;
   // sshd answers agent and X11 forwarding requests, and OpenSSH's client carries on without what was refused;
-  // ssh2 fails the whole channel instead, so it is opened again without the refused request.
+  // ssh2 fails the whole channel instead, so it is opened again without the refused request. When the agent
+  // was granted and X11 refused, ssh2 does not ask for the agent again on the retry: sshd keeps one agent
+  // socket per connection, so the command still has it.
   const withForwarding = (open: (f: Forwarding, cb: Opened) => void) => (cb: Opened): void => {
     const attempt = (f: Forwarding): void => open(f, (err, ch) => {
       const refused = !err ? undefined

@@ -51,12 +51,14 @@ describe('X11 forwarding through Gatehouse', () => {
   let x: { server: Server; display: number };
   const sshY = (alias: string) => runSsh({
     port: scenario.gh.port, knownHosts: scenario.gh.knownHosts, login: `token=good@${scenario.sshd.user}@${alias}`,
-    command: `python3 -c "${X11_CLIENT.replace(/"/g, '\\"')}"`, options: ['-Y'], env: { DISPLAY: `127.0.0.1:${x.display}` },
+    // The script goes in on stdin, so no login shell's quoting rules apply to it.
+    command: 'python3 -', stdin: `${X11_CLIENT}\n`, options: ['-Y'], env: { DISPLAY: `127.0.0.1:${x.display}` },
   });
 
   before(async () => {
     x = await fakeXServer();
-    scenario = await startScenario(SPECS, { sshdConfig: ['X11Forwarding yes', 'X11UseLocalhost yes'] });
+    // IPv4 only: sshd's X11 listener fails on hosts without ::1 otherwise.
+    scenario = await startScenario(SPECS, { sshdConfig: ['X11Forwarding yes', 'X11UseLocalhost yes', 'AddressFamily inet'] });
   });
   after(async () => {
     await scenario?.stop();

@@ -97,12 +97,14 @@ describe('config.yaml', () => {
     assert.deepEqual(policy('    allow_tcp_forwarding: local\n').streamLocalForwarding, { local: true, remote: false });
   });
 
-  test('allow_agent_forwarding: off unless a policy turns it on', () => {
-    const allowed = (v: string | undefined) => parseConfig(`listen: ["0.0.0.0:2222"]\n${POLICY}${v === undefined ? '' : `    allow_agent_forwarding: ${v}\n`}`, FILE).policies[0]!.agentForwarding;
-    assert.equal(allowed(undefined), false);
-    assert.equal(allowed('true'), true);
-    assert.match(fails(`listen: ["0.0.0.0:2222"]\n${POLICY}    allow_agent_forwarding: "yes"\n`),
-      /config\.yaml:12: policies\.0\.allow_agent_forwarding: must be true or false, not string "yes"/);
+  test('allow_agent_forwarding and allow_x11_forwarding: off unless a policy turns them on', () => {
+    for (const [key, field] of [['allow_agent_forwarding', 'agentForwarding'], ['allow_x11_forwarding', 'x11Forwarding']] as const) {
+      const allowed = (v: string | undefined) => parseConfig(`listen: ["0.0.0.0:2222"]\n${POLICY}${v === undefined ? '' : `    ${key}: ${v}\n`}`, FILE).policies[0]![field];
+      assert.equal(allowed(undefined), false);
+      assert.equal(allowed('true'), true);
+      assert.match(fails(`listen: ["0.0.0.0:2222"]\n${POLICY}    ${key}: "yes"\n`),
+        new RegExp(`config\\.yaml:12: policies\\.0\\.${key}: must be true or false, not string "yes"`));
+    }
   });
 
   test('YAML syntax errors give the line', () => {
