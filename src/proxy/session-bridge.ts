@@ -41,6 +41,7 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
   let clientGone = false;
   let agent = false;
   let x11: X11Request | undefined;
+  let clientChannel: ServerChannel | undefined;
 
   session.on('pty', (ok, no, info) => {
     if (started) return no?.();
@@ -96,6 +97,8 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
         : f.x11 && /X11/.test(err.message) ? 'x11' : undefined;
       if (!refused) return cb(err, ch);
       s.log.info({ event: `${refused}.refused`, ch: id, by: 'target' }, `the target refused ${refused} forwarding; carrying on without it`);
+      // OpenSSH's client says so for X11 (it asks for agent forwarding without waiting for an answer).
+      if (refused === 'x11') clientChannel?.stderr.write(`X11 forwarding request failed on channel ${(clientChannel.outgoing as { id: number }).id}\r\n`);
       try {
         attempt(refused === 'agent' ? { ...f, agentForward: false } : { ...f, x11: undefined });
       } catch (e) {
@@ -111,6 +114,7 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
     // Accept at once: ssh2 drops a request the client followed with EOF before it was answered.
     const client = acceptReq();
     if (!client) return;
+    clientChannel = client;
     client.on('error', ignore);
     client.stderr.on('error', ignore);
     s.log.info({ event: 'channel.open', ch: id, type: kind, ...detail, pty: pty ? pty.term : undefined }, 'channel open');

@@ -91,6 +91,7 @@ describe('X11 forwarding through Gatehouse', () => {
       });
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, 'display=none\n');
+      assert.match(r.stderr, /X11 forwarding request failed on channel 0/);
       await plain.gh.waitFor('target refusal logged', () => plain.gh.logs.some((l) => l.event === 'x11.refused' && l['by'] === 'target'));
     } finally {
       await plain.stop();
