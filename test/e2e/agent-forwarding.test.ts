@@ -13,6 +13,7 @@ import { type PolicySpec, type Scenario, startScenario } from '../helpers/scenar
 const SPECS: PolicySpec[] = [
   { alias: 'agent', plugin: {}, more: { allow_agent_forwarding: true } },
   { alias: 'noagent', plugin: {} },
+  { alias: 'agentx11', plugin: {}, more: { allow_agent_forwarding: true, allow_x11_forwarding: true } },
 ];
 const COMMENT = 'gatehouse-agent-test';
 
@@ -70,6 +71,18 @@ describe('agent forwarding through Gatehouse', () => {
     assert.equal(r.code, 2, `ssh-add -L without an agent exits 2: ${r.stdout} ${r.stderr}`);
     assert.doesNotMatch(r.stdout, new RegExp(COMMENT));
     await s!.gh.waitFor('refusal logged', () => s!.gh.logs.some((l) => l.event === 'agent.refused'));
+  });
+
+  test('the agent survives a target that refuses X11 in the same request (ssh -A -Y)', async () => {
+    // The test sshd leaves X11Forwarding at its default, no: the channel is opened again without X11.
+    const [s] = scenarios;
+    const r = await runSsh({
+      port: s!.gh.port, knownHosts: s!.gh.knownHosts, login: `token=good@${s!.sshd.user}@agentx11`,
+      command: 'ssh-add -L', options: ['-A', '-Y'], env: { DISPLAY: '127.0.0.1:99' },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), keyLine);
+    assert.match(r.stderr, /X11 forwarding request failed/);
   });
 
   test('a target that refuses agent forwarding still runs the command, as with OpenSSH', async () => {
