@@ -1,4 +1,4 @@
-import type { Channel } from 'ssh2';
+import type { Channel, ServerChannel } from 'ssh2';
 import type { Session } from '../session/session.js';
 import { byteCounters, flushed, ignore, Pump } from './streams.js';
 
@@ -7,6 +7,40 @@ import { byteCounters, flushed, ignore, Pump } from './streams.js';
 // one across.
 
 export type ForwardType = 'direct-tcpip' | 'forwarded-tcpip' | 'direct-streamlocal' | 'forwarded-streamlocal' | 'x11';
+
+type Opened<T> = (err: Error | undefined, channel: T) => void;
+
+/**
+ * Opens a channel or sends a request on the target connection. ssh2 throws "Not connected" once that
+ * connection is gone (a session draining after the target closed); the throw becomes an error for `cb`, so
+ * that it never lands inside ssh2's packet parser or an unanswered promise.
+ */
+export function openOnTarget<T>(open: (cb: Opened<T>) => void, cb: Opened<T>): void {
+  try {
+    open(cb);
+  } catch (err) {
+    cb(err as Error, undefined as never);
+  }
+}
+
+/**
+ * A connection the target offers (remote forward, X11): opened to the client in turn with `openToClient`, then
+ * relayed; refused to the target when the session is closing or the client refuses it.
+ */
+export function forwardToClient(
+  s: Session, nextChannelId: () => number, type: ForwardType, where: Record<string, string>,
+  openToClient: (cb: Opened<ServerChannel>) => void, acceptUp: () => Channel, rejectUp: () => void,
+): void {
+  if (s.closed) return rejectUp();
+  const id = nextChannelId();
+  openToClient((err, client) => {
+    if (err) {
+      s.log.info({ event: 'channel.refused', ch: id, type, ...where, err: err.message }, 'client refused the forwarded connection');
+      return rejectUp();
+    }
+    relayForward(s, id, type, where, client, acceptUp());
+  });
+}
 
 /**
  * Carries one forwarded connection between the client's channel and the target's until either side closes,

@@ -1,6 +1,6 @@
 import type { AcceptConnection, Channel, ClientChannel, RejectConnection } from 'ssh2';
 import type { Session } from '../session/session.js';
-import { relayForward } from './forward-relay.js';
+import { openOnTarget, relayForward } from './forward-relay.js';
 
 // Local forwarding (ssh -L, -W; TCP ports and Unix sockets): the target's sshd opens the connection, so the
 // target's own forwarding rules apply on top of the policy's. The client's channel is accepted only once the
@@ -12,7 +12,7 @@ export interface LocalForward {
   readonly dest: string;
   /** Whether the policy allows this kind of forward. */
   readonly allowed: boolean;
-  /** Opens the target's side (ssh2 throws when the target connection is already gone). */
+  /** Opens the target's side. */
   readonly open: (cb: (err: Error | undefined, up: ClientChannel) => void) => void;
 }
 
@@ -30,9 +30,5 @@ export function bridgeLocalForward(s: Session, id: number, f: LocalForward, acce
     }
     relayForward(s, id, f.type, { dest: f.dest }, accept(), up);
   };
-  try {
-    f.open(opened);
-  } catch (err) {
-    opened(err as Error, undefined as never);
-  }
+  openOnTarget(f.open, opened);
 }

@@ -1,6 +1,6 @@
 import type { Client as SshClient, SocketBindInfo, TcpipBindInfo } from 'ssh2';
 import type { Session } from '../session/session.js';
-import { relayForward } from './forward-relay.js';
+import { forwardToClient } from './forward-relay.js';
 
 // Remote forwarding (ssh -R; TCP ports and Unix sockets). The client's request is passed on to the target,
 // whose sshd listens as it would for a direct login (so its AllowTcpForwarding, GatewayPorts, PermitListen
@@ -34,31 +34,12 @@ export function serveRemoteForwarding(s: Session, upstream: SshClient, nextChann
     }
   });
 
-  upstream.on('tcp connection', (details, acceptUp, rejectUp) => {
-    const listen = `${details.destIP}:${details.destPort}`;
-    const from = `${details.srcIP}:${details.srcPort}`;
-    if (s.closed) return rejectUp();
-    const id = nextChannelId();
-    s.conn.forwardOut(details.destIP, details.destPort, details.srcIP, details.srcPort, (err, client) => {
-      if (err) {
-        s.log.info({ event: 'channel.refused', ch: id, type: 'forwarded-tcpip', listen, from, err: err.message }, 'client refused the forwarded connection');
-        return rejectUp();
-      }
-      relayForward(s, id, 'forwarded-tcpip', { listen, from }, client, acceptUp());
-    });
-  });
-
-  upstream.on('unix connection', (details, acceptUp, rejectUp) => {
-    if (s.closed) return rejectUp();
-    const id = nextChannelId();
-    s.conn.openssh_forwardOutStreamLocal(details.socketPath, (err, client) => {
-      if (err) {
-        s.log.info({ event: 'channel.refused', ch: id, type: 'forwarded-streamlocal', listen: details.socketPath, err: err.message }, 'client refused the forwarded connection');
-        return rejectUp();
-      }
-      relayForward(s, id, 'forwarded-streamlocal', { listen: details.socketPath }, client, acceptUp());
-    });
-  });
+  upstream.on('tcp connection', (d, acceptUp, rejectUp) => forwardToClient(
+    s, nextChannelId, 'forwarded-tcpip', { listen: `${d.destIP}:${d.destPort}`, from: `${d.srcIP}:${d.srcPort}` },
+    (cb) => s.conn.forwardOut(d.destIP, d.destPort, d.srcIP, d.srcPort, cb), acceptUp, rejectUp));
+  upstream.on('unix connection', (d, acceptUp, rejectUp) => forwardToClient(
+    s, nextChannelId, 'forwarded-streamlocal', { listen: d.socketPath },
+    (cb) => s.conn.openssh_forwardOutStreamLocal(d.socketPath, cb), acceptUp, rejectUp));
 }
 
 type Done = (err: Error | null | undefined, listen?: string, port?: number) => void;

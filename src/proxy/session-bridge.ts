@@ -4,6 +4,7 @@ import type {
   AcceptConnection, Client as SshClient, ClientChannel, PseudoTtyInfo, ServerChannel, Session as SshSession, WindowChangeInfo,
 } from 'ssh2';
 import type { Session } from '../session/session.js';
+import { openOnTarget } from './forward-relay.js';
 import { byteCounters, flushed, ignore, Pump } from './streams.js';
 
 // Carries one client "session" channel to a new session channel on the target: pty-req (term, size, modes)
@@ -91,7 +92,7 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
   // was granted and X11 refused, ssh2 does not ask for the agent again on the retry: sshd keeps one agent
   // socket per connection, so the command still has it.
   const withForwarding = (open: (f: Forwarding, cb: Opened) => void) => (cb: Opened): void => {
-    const attempt = (f: Forwarding): void => open(f, (err, ch) => {
+    const attempt = (f: Forwarding): void => openOnTarget((c: Opened) => open(f, c), (err, ch) => {
       const refused = !err ? undefined
         : f.agentForward && /agent forwarding/.test(err.message) ? 'agent'
         : f.x11 && /X11/.test(err.message) ? 'x11' : undefined;
@@ -99,11 +100,7 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
       s.log.info({ event: `${refused}.refused`, ch: id, by: 'target' }, `the target refused ${refused} forwarding; carrying on without it`);
       // OpenSSH's client says so for X11 (it asks for agent forwarding without waiting for an answer).
       if (refused === 'x11') clientChannel?.stderr.write(`X11 forwarding request failed on channel ${(clientChannel.outgoing as { id: number }).id}\r\n`);
-      try {
-        attempt(refused === 'agent' ? { ...f, agentForward: false } : { ...f, x11: undefined });
-      } catch (e) {
-        cb(e as Error, undefined as never);
-      }
+      attempt(refused === 'agent' ? { ...f, agentForward: false } : { ...f, x11: undefined });
     });
     attempt({ agentForward: agent, x11 });
   };
@@ -138,12 +135,7 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
         if (window) ch.setWindow(window.rows, window.cols, window.height, window.width);
         relay(s, id, kind, client, ch).then(resolve, resolve);
       };
-      // ssh2 throws when the target connection is already gone (the session is draining after it closed).
-      try {
-        open(opened);
-      } catch (err) {
-        opened(err as Error, undefined as never);
-      }
+      openOnTarget(open, opened);
     });
     s.trackChannel(done);
   };

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import ssh2, { type AnyAuthMethod, type AuthenticationType, type BaseAgent, type Client as SshClient, type ConnectConfig, type NextAuthHandler, type Prompt } from 'ssh2';
 import type { Logger } from 'pino';
 import { BastionError } from '../errors.js';
-import { batchWrites, forgetKexKeys } from '../ssh/protocol-extras.js';
+import { tuneConnection } from '../ssh/protocol-extras.js';
 import { appendKnownHost, checkHostKey, keyTypeOf, knownKeyTypes, readKnownHosts, type HostKeyStatus } from './known-hosts.js';
 import type { ResolvedTarget } from './target-resolver.js';
 
@@ -79,7 +79,6 @@ export function connectUpstream(o: UpstreamOptions): Promise<SshClient> {
 
   return new Promise((resolve, reject) => {
     const client = new ssh2.Client();
-    forgetKexKeys(client);
     let settled = false;
     client.once('ready', () => {
       settled = true;
@@ -100,8 +99,7 @@ export function connectUpstream(o: UpstreamOptions): Promise<SshClient> {
       }));
     });
     client.connect(config);
-    client.setNoDelay(true); // as on the client side: no Nagle stalls in the login's small packets
-    batchWrites(client);
+    tuneConnection(client);
   });
 }
 

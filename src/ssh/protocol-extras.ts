@@ -95,11 +95,22 @@ export function cryptoBindingAvailable(): boolean {
 }
 
 /**
+ * What both legs of a session get: TCP_NODELAY (SSH is a conversation of small packets, and Nagle's
+ * algorithm against delayed ACKs would add 40 ms stalls to a login), the kex keys forgotten and writes
+ * batched (below). For a Client, call it after connect(), which creates the socket.
+ */
+export function tuneConnection(conn: Connection | Client): void {
+  (conn as unknown as Internals)._sock?.setNoDelay(true);
+  forgetKexKeys(conn);
+  batchWrites(conn);
+}
+
+/**
  * Drops the ephemeral X25519 key pair of every finished key exchange. ssh2 clears the other key exchange
  * state at NEWKEYS but keeps this pair (about 1 KB with its native keys) as long as the connection lives;
  * a rekey makes a new one. Forgetting it also keeps the private half out of memory, as OpenSSH does.
  */
-export function forgetKexKeys(conn: Connection | Client): void {
+function forgetKexKeys(conn: Connection | Client): void {
   conn.on('handshake', () => {
     const kex = (conn as unknown as Internals)._protocol?._kex;
     if (kex?._keys) kex._keys = null;

@@ -1,19 +1,19 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import ssh2, { type Connection, type ClientInfo, type ServerConfig } from 'ssh2';
+import ssh2, { type AcceptConnection, type Channel, type Client as SshClient, type ClientInfo, type Connection, type RejectConnection, type ServerConfig } from 'ssh2';
 import type { ListenAddress } from '../config/schema.js';
 import { BastionError } from '../errors.js';
-import { bridgeSessionChannel } from '../proxy/session-bridge.js';
+import { bridgeLocalForward, type LocalForward } from '../proxy/local-forwarding.js';
 import { serveRemoteForwarding } from '../proxy/remote-forwarding.js';
+import { bridgeSessionChannel } from '../proxy/session-bridge.js';
 import { serveX11 } from '../proxy/x11-forwarding.js';
-import { bridgeLocalForward } from '../proxy/local-forwarding.js';
 import type { Runtime } from '../runtime.js';
 import type { SessionRegistry } from '../session/registry.js';
 import { Session } from '../session/session.js';
 import type { SessionStore } from '../store/session-store.js';
 import { defaultInboundCiphers } from './algorithms.js';
 import { AuthAdapter } from './auth-adapter.js';
-import { batchWrites, disconnectWith, forgetKexKeys, NO_MORE_AUTH_METHODS } from './protocol-extras.js';
+import { disconnectWith, NO_MORE_AUTH_METHODS, tuneConnection } from './protocol-extras.js';
 
 // The SSH front door: one ssh2 Server per listen address. Each connection becomes a Session with an
 // AuthAdapter for its login; once the login is accepted, the client's channels are bridged to the target.
@@ -78,10 +78,7 @@ export class SshServer {
     const cfg = rt.config;
     // First thing: ssh2 emits 'error' for bad packets and resets, and an unhandled one would end the process.
     conn.on('error', (err: Error) => log.debug({ event: 'client.error', ip: info.ip, err: err.message }, 'client connection error'));
-    // SSH is a conversation of small packets: Nagle's algorithm plus delayed ACKs would add 40 ms stalls.
-    (conn as unknown as { setNoDelay(on: boolean): void }).setNoDelay(true);
-    forgetKexKeys(conn);
-    batchWrites(conn);
+    tuneConnection(conn);
     if (registry.loggingIn >= cfg.limits.maxUnauthenticated) {
       log.warn({ event: 'session.refused', ip: info.ip, limit: cfg.limits.maxUnauthenticated }, 'too many logins in progress; connection refused');
       conn.end();
@@ -118,22 +115,18 @@ export class SshServer {
       if (s.phase !== 'active' || !s.upstream) return reject();
       bridgeSessionChannel(s, ++channels, accept, s.upstream);
     });
-    conn.on('tcpip', (accept, reject, info2) => {
-      const up = s.upstream;
-      if (s.phase !== 'active' || !up) return reject();
-      bridgeLocalForward(s, ++channels, {
-        type: 'direct-tcpip', dest: `${info2.destIP}:${info2.destPort}`, allowed: Boolean(s.policy?.tcpForwarding.local),
-        open: (cb) => up.forwardOut(info2.srcIP, info2.srcPort, info2.destIP, info2.destPort, cb),
-      }, accept, reject);
-    });
-    conn.on('openssh.streamlocal', (accept, reject, info2) => {
-      const up = s.upstream;
-      if (s.phase !== 'active' || !up) return reject();
-      bridgeLocalForward(s, ++channels, {
-        type: 'direct-streamlocal', dest: info2.socketPath, allowed: Boolean(s.policy?.streamLocalForwarding.local),
-        open: (cb) => up.openssh_forwardOutStreamLocal(info2.socketPath, cb),
-      }, accept, reject);
-    });
+    const localForward = (accept: AcceptConnection<Channel>, reject: RejectConnection, forward: (up: SshClient) => LocalForward): void => {
+      if (s.phase !== 'active' || !s.upstream) return reject();
+      bridgeLocalForward(s, ++channels, forward(s.upstream), accept, reject);
+    };
+    conn.on('tcpip', (accept, reject, i) => localForward(accept, reject, (up) => ({
+      type: 'direct-tcpip', dest: `${i.destIP}:${i.destPort}`, allowed: Boolean(s.policy?.tcpForwarding.local),
+      open: (cb) => up.forwardOut(i.srcIP, i.srcPort, i.destIP, i.destPort, cb),
+    })));
+    conn.on('openssh.streamlocal', (accept, reject, i) => localForward(accept, reject, (up) => ({
+      type: 'direct-streamlocal', dest: i.socketPath, allowed: Boolean(s.policy?.streamLocalForwarding.local),
+      open: (cb) => up.openssh_forwardOutStreamLocal(i.socketPath, cb),
+    })));
     conn.once('close', () => void s.close(s.phase === 'active' ? 'logout' : 'client_gone'));
   }
 }

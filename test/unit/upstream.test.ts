@@ -9,7 +9,7 @@ import pino from 'pino';
 import ssh2, { type Client, type Connection } from 'ssh2';
 import { connectUpstream } from '../../src/proxy/upstream.js';
 import { generateEd25519, generateRsa } from '../../src/ssh/keygen.js';
-import { forgetKexKeys } from '../../src/ssh/protocol-extras.js';
+import { tuneConnection } from '../../src/ssh/protocol-extras.js';
 
 // What connectUpstream leaves in memory for the life of a session: the two legs of 10,000 idle sessions are
 // what Gatehouse's memory is made of. The SSH peer is an ssh2 server on loopback.
@@ -30,7 +30,7 @@ describe('upstream connection state', () => {
 
   function serve(hostKey: string): Promise<number> {
     const server = new ssh2.Server({ hostKeys: [hostKey] }, (conn) => {
-      forgetKexKeys(conn);
+      tuneConnection(conn);
       serverConns.push(conn);
       conn.on('error', () => undefined);
       conn.on('authentication', (ctx) => ctx.accept());
