@@ -60,7 +60,7 @@ async function peakRssGrowth(fn: () => Promise<ClientResult>): Promise<{ result:
 
 /**
  * Runs `ssh -N -L localSock:targetSock` through Gatehouse, sends `text` through the local socket once it
- * answers, and returns what came back (empty when the forward was refused: ssh then resets the connection)
+ * answers, and returns what came back (empty when the forward was refused: ssh then closes the connection)
  * and what ssh printed.
  */
 async function viaUnixTunnel(sshLogin: string, localSock: string, targetSock: string, text: string, gh: { port: number; knownHosts: string }): Promise<{ reply: string; stderr: string }> {
@@ -74,7 +74,8 @@ async function viaUnixTunnel(sshLogin: string, localSock: string, targetSock: st
     let got = '';
     sock.on('data', (d: Buffer) => { got += d.toString(); });
     sock.on('end', () => resolve(got));
-    sock.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? resolve(got) : reject(err)));
+    // A refused forward: ssh closes the connection, and the write or the read sees it reset.
+    sock.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' || err.code === 'EPIPE' ? resolve(got) : reject(err)));
   });
   try {
     // ssh creates the socket before it listens on it: retry until it answers, unless ssh has given up.
