@@ -135,6 +135,14 @@ async function waitForLog(file: string, needle: string, p: ChildProcess): Promis
   }
 }
 
+/** CPU seconds the whole machine has been busy (every CPU, every process), from /proc/stat. */
+export function machineBusySeconds(): number {
+  // cpu  user nice system idle iowait irq softirq steal ...: everything but idle and iowait is busy.
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return (total - (f[3] ?? 0) - (f[4] ?? 0)) / 100;
+}
+
 /** CPU seconds (user + system) and RSS of a process, from /proc. */
 export function procStats(pid: number): { cpuSeconds: number; rssBytes: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

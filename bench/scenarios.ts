@@ -1,11 +1,13 @@
 import { spawn } from 'node:child_process';
-import { procStats, type BenchEnv, type Route } from './env.js';
+import { machineBusySeconds, procStats, type BenchEnv, type Route } from './env.js';
 
 // The scenarios, each measured on one route at a time by real OpenSSH clients: bulk streams, scp and sftp,
 // login-to-command latency, and logins per second with parallel clients.
 
 export interface Sample {
   readonly ms: number;
+  /** CPU seconds the whole machine spent during the sample: client, jump host, Gatehouse, target. */
+  readonly machineCpu: number;
   /** Gatehouse CPU seconds spent during the sample (gatehouse route only). */
   readonly gatehouseCpu?: number;
 }
@@ -30,8 +32,10 @@ export function run(cmdline: string, timeoutMs = 300_000): Promise<number> {
 
 async function measured(env: BenchEnv, route: Route, cmdline: string): Promise<Sample> {
   const before = route === 'gatehouse' ? procStats(env.gatehousePid).cpuSeconds : 0;
+  const machineBefore = machineBusySeconds();
   const ms = await run(cmdline);
-  return route === 'gatehouse' ? { ms, gatehouseCpu: procStats(env.gatehousePid).cpuSeconds - before } : { ms };
+  const machineCpu = machineBusySeconds() - machineBefore;
+  return route === 'gatehouse' ? { ms, machineCpu, gatehouseCpu: procStats(env.gatehousePid).cpuSeconds - before } : { ms, machineCpu };
 }
 
 export function ssh(env: BenchEnv, route: Route, command: string, extra: readonly string[] = []): string {
