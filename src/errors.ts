@@ -27,6 +27,8 @@ export type ErrorCode =
   | 'NEEDINFO_LIMIT'
   | 'LOGIN_TIMEOUT'
   | 'CLIENT_GONE'
+  // session
+  | 'CLIENT_TIMEOUT'
   // target
   | 'TARGET_RESOLVE_FAILED'
   | 'TARGET_UNREACHABLE'

@@ -69,7 +69,15 @@ export interface Config {
   readonly pluginPool: { readonly warmWorkers: number; readonly maxActive: number; readonly memoryMb: number };
   /** Interpreter for Python plugins (absolute path, as a pyenv shim on PATH costs 5x per call). */
   readonly python: string;
-  readonly ssh: { readonly ciphers?: string[]; readonly kex?: string[]; readonly macs?: string[]; readonly hostKeyAlgorithms?: string[] };
+  readonly ssh: {
+    readonly ciphers?: string[];
+    readonly kex?: string[];
+    readonly macs?: string[];
+    readonly hostKeyAlgorithms?: string[];
+    /** As OpenSSH's ClientAliveInterval (0: never ask) and ClientAliveCountMax. */
+    readonly clientAliveIntervalMs: number;
+    readonly clientAliveCountMax: number;
+  };
   /** How V8 collects garbage in the serving process (cli/process-tuning.ts); applied at start-up only. */
   readonly gc: GcMode;
   readonly hosts: ReadonlyMap<string, TargetSpec>;
@@ -158,6 +166,8 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
       ...(raw.ssh?.kex ? { kex: raw.ssh.kex } : {}),
       ...(raw.ssh?.macs ? { macs: raw.ssh.macs } : {}),
       ...(raw.ssh?.host_key_algorithms ? { hostKeyAlgorithms: raw.ssh.host_key_algorithms } : {}),
+      clientAliveIntervalMs: (raw.ssh?.client_alive_interval ?? 30) * 1000,
+      clientAliveCountMax: raw.ssh?.client_alive_count_max ?? 3,
     },
     gc: raw.gc!,
     hosts: new Map(Object.entries(raw.hosts ?? {}).map(([k, v]) => [k.toLowerCase(), v])),

@@ -6,6 +6,7 @@ import type { BastionError } from '../errors.js';
 import type { JsonObject } from '../plugins/contract.js';
 import type { ResolvedTarget } from '../proxy/target-resolver.js';
 import type { Runtime } from '../runtime.js';
+import { endConnection } from '../ssh/protocol-extras.js';
 import type { SessionStore } from '../store/session-store.js';
 import type { AaClient } from './aa-client.js';
 import type { CredstoreClient } from './credstore-client.js';
@@ -16,10 +17,13 @@ import type { SharedSessionState } from './plugin-client.js';
 // close(reason) that every path takes: logout, deny, plugin failure, client gone, target gone, shutdown.
 // close() runs session_ended exactly once for every plugin that took part.
 
+/** How long a closed session's sockets may take to send what is queued before they are cut. */
+const LINGER_MS = 10_000;
+
 export type SessionPhase = 'login' | 'active' | 'closing' | 'closed';
 
 export type CloseReason =
-  | 'logout' | 'denied' | 'client_gone' | 'login_timeout' | 'target_closed' | 'shutdown' | 'error';
+  | 'logout' | 'denied' | 'client_gone' | 'client_timeout' | 'login_timeout' | 'target_closed' | 'shutdown' | 'error';
 
 export interface SessionHooks {
   readonly store: SessionStore;
@@ -112,16 +116,10 @@ export class Session implements SharedSessionState {
         this.log.error({ err }, 'close listener failed');
       }
     }
-    try {
-      this.upstream?.end();
-    } catch {
-      // already gone
-    }
-    try {
-      this.conn.end();
-    } catch {
-      // already gone
-    }
+    // A client that stopped answering gets nothing more; otherwise queued output has a while to drain.
+    const lingerMs = reason === 'client_timeout' ? 0 : LINGER_MS;
+    if (this.upstream) endConnection(this.upstream, LINGER_MS);
+    endConnection(this.conn, lingerMs);
     // spec 11.15: session_ended once for every plugin that took part.
     await Promise.all([this.aa, this.credstore].filter((p) => p?.tookPart).map((p) => p!.sessionEnded(hookTimeoutMs)));
     const now = Date.now();

@@ -90,6 +90,24 @@ export function disconnectWith(conn: Connection, reason: number, description: st
   c._sock.end();
 }
 
+/**
+ * Ends an SSH connection (either leg) and lets go of its socket after `lingerMs` at the latest: end() sends
+ * what is queued and a FIN, but a peer that has stopped reading (frozen, or gone without a reset) never
+ * closes its side, and the socket would stay open forever. OpenSSH's sshd simply exits in that case.
+ */
+export function endConnection(conn: Connection | Client, lingerMs: number): void {
+  const sock = (conn as unknown as Internals)._sock;
+  try {
+    conn.end();
+  } catch {
+    // already gone
+  }
+  if (!sock || sock.destroyed) return;
+  const timer = setTimeout(() => sock.destroy(), lingerMs);
+  timer.unref();
+  sock.once('close', () => clearTimeout(timer));
+}
+
 export function cryptoBindingAvailable(): boolean {
   return bindingAvailable;
 }

@@ -38,8 +38,9 @@ export class SshServer {
     const config: ServerConfig = {
       hostKeys: rt.hostKeys.map((k) => k.pem),
       ident: 'Gatehouse',
-      keepaliveInterval: 30_000,
-      keepaliveCountMax: 4,
+      // 0 turns ssh2's checks off (it reads any non-positive interval as "none").
+      keepaliveInterval: ssh.clientAliveIntervalMs,
+      keepaliveCountMax: ssh.clientAliveCountMax,
       algorithms: {
         cipher: ssh.ciphers ?? defaultInboundCiphers(),
         ...(ssh.kex ? { kex: ssh.kex } : {}),
@@ -87,6 +88,12 @@ export class SshServer {
     const s = new Session(conn, { ip: info.ip, port: info.port }, rt, log, { store, onClosed: (x) => registry.remove(x) });
     registry.add(s);
     s.log.info({ event: 'session.connect', client: info.header.versions.software }, 'connection');
+    // ssh2's client-alive checks (ssh.client_alive_*) report a silent client as an error, then end().
+    conn.on('error', (err: Error & { level?: string }) => {
+      if (err.level !== 'client-timeout') return;
+      const { clientAliveIntervalMs: every, clientAliveCountMax: count } = cfg.ssh;
+      void s.close('client_timeout', new BastionError('CLIENT_TIMEOUT', `client answered none of ${count} alive checks ${every} ms apart`));
+    });
 
     // The deadline runs from the connection, not from the last packet: a client must not hold a login slot
     // open forever by trickling answers.
