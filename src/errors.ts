@@ -37,6 +37,7 @@ export type ErrorCode =
   | 'TARGET_HOSTKEY_REVOKED'
   | 'TARGET_AUTH_FAILED'
   | 'TARGET_CREDENTIALS_MISSING'
+  | 'TARGET_TIMEOUT'
   // lifecycle
   | 'SHUTDOWN'
   // anything not foreseen (a bug, or the system out of a resource such as file descriptors)

@@ -77,6 +77,9 @@ export interface Config {
     /** As OpenSSH's ClientAliveInterval (0: never ask) and ClientAliveCountMax. */
     readonly clientAliveIntervalMs: number;
     readonly clientAliveCountMax: number;
+    /** As OpenSSH's ServerAliveInterval (0: never ask) and ServerAliveCountMax, towards the targets. */
+    readonly targetAliveIntervalMs: number;
+    readonly targetAliveCountMax: number;
   };
   /** How V8 collects garbage in the serving process (cli/process-tuning.ts); applied at start-up only. */
   readonly gc: GcMode;
@@ -168,6 +171,8 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
       ...(raw.ssh?.host_key_algorithms ? { hostKeyAlgorithms: raw.ssh.host_key_algorithms } : {}),
       clientAliveIntervalMs: (raw.ssh?.client_alive_interval ?? 30) * 1000,
       clientAliveCountMax: raw.ssh?.client_alive_count_max ?? 3,
+      targetAliveIntervalMs: (raw.ssh?.target_alive_interval ?? 15) * 1000,
+      targetAliveCountMax: raw.ssh?.target_alive_count_max ?? 3,
     },
     gc: raw.gc!,
     hosts: new Map(Object.entries(raw.hosts ?? {}).map(([k, v]) => [k.toLowerCase(), v])),

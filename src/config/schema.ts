@@ -118,6 +118,8 @@ export const configSchema = object({
     host_key_algorithms: optional(algorithms('SERVER_HOST_KEY')),
     client_alive_interval: optional(number({ min: 0, max: 86400 }), 30),
     client_alive_count_max: optional(number({ integer: true, min: 1, max: 1000 }), 3),
+    target_alive_interval: optional(number({ min: 0, max: 86400 }), 15),
+    target_alive_count_max: optional(number({ integer: true, min: 1, max: 1000 }), 3),
   })),
   gc: optional(oneOf(GC_MODES), 'throughput'),
   hosts: optional(record(hostAlias, /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/)),

@@ -23,6 +23,8 @@ export interface UpstreamOptions {
   readonly credential: TargetCredential;
   readonly hostKeyCheck: { readonly knownHosts: string; readonly policy: 'strict' | 'accept-new' };
   readonly timeoutMs: number;
+  /** Alive checks: ask every `intervalMs` (0: never), give up after `countMax` unanswered. */
+  readonly alive: { readonly intervalMs: number; readonly countMax: number };
   readonly log: Logger;
   /** Where the target's agent requests go, when the policy allows agent forwarding. */
   readonly agent?: BaseAgent;
@@ -56,8 +58,8 @@ export function connectUpstream(o: UpstreamOptions): Promise<SshClient> {
     port: target.port,
     username: o.username,
     readyTimeout: o.timeoutMs,
-    keepaliveInterval: 15_000,
-    keepaliveCountMax: 4,
+    keepaliveInterval: o.alive.intervalMs,
+    keepaliveCountMax: o.alive.countMax,
     ident: 'Gatehouse',
     // Only a source for the target's agent channels: `agentForward` stays off, so forwarding is asked for
     // per channel, where the client asked for it. Authentication never uses it (authHandler decides).

@@ -137,6 +137,7 @@ async function connectTarget(s: Session, prompter: Prompter): Promise<SshClient>
     ? Promise.reject(new BastionError('CLIENT_GONE', 'session closed before the target login'))
     : connectUpstream({
     target, username: s.serverUser!, hostKeyCheck: policy.hostKeyCheck, timeoutMs: cfg.timeouts.targetConnectMs, log: s.log, credential,
+    alive: { intervalMs: cfg.ssh.targetAliveIntervalMs, countMax: cfg.ssh.targetAliveCountMax },
     ...(policy.agentForwarding ? { agent: new ForwardedAgent(s) } : {}),
   });
   const auth = policy.targetAuth;

@@ -21,6 +21,8 @@ const USERAUTH_BANNER = 53;
 const DISCONNECT = 1;
 /** RFC 4253 §11.1 reason: no more authentication methods available (what OpenSSH sends on too many failures). */
 export const NO_MORE_AUTH_METHODS = 14;
+/** RFC 4253 §11.1 reason: connection lost. */
+export const CONNECTION_LOST = 10;
 
 interface PacketWriter {
   allocStart: number;

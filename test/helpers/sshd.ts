@@ -13,6 +13,8 @@ export const TEST_USER_PASSWORD = 'Target-pass-4711';
 
 export interface Sshd {
   readonly port: number;
+  /** The listening sshd; each connection gets processes of its own below it. */
+  readonly pid: number;
   readonly user: string;
   readonly home: string;
   /** `ssh-ed25519 AAAA...` of the sshd host key. */
@@ -139,7 +141,7 @@ async function launchSshd(dir: string, user: string, home: string, authorized: s
   }
   const hostKeyLine = readFileSync(join(dir, 'host_ed25519.pub'), 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
   return {
-    port, user, home, hostKeyLine, dir,
+    port, pid: child.pid!, user, home, hostKeyLine, dir,
     authorize: (line) => appendFileSync(authorized, `${line.trim()}\n`),
     stop: async () => {
       if (child.exitCode === null) {

@@ -80,11 +80,13 @@ describe('config.yaml', () => {
     assert.match(fails(`listen: ["0.0.0.0:2222"]\ngc: fast\n${POLICY}`), /config\.yaml:2: gc: must be one of "throughput", "latency"/);
   });
 
-  test('client alive checks: every 30 s, 3 unanswered end the session; 0 turns them off; nonsense refused', () => {
+  test('alive checks: clients every 30 s, targets every 15 s, 3 unanswered end the session; 0 turns them off; nonsense refused', () => {
     const base = `listen: ["0.0.0.0:2222"]\n`;
     const ssh = parseConfig(`${base}${POLICY}`, FILE).ssh;
     assert.equal(ssh.clientAliveIntervalMs, 30_000);
     assert.equal(ssh.clientAliveCountMax, 3);
+    assert.equal(ssh.targetAliveIntervalMs, 15_000);
+    assert.equal(ssh.targetAliveCountMax, 3);
     const set = parseConfig(`${base}ssh:\n  client_alive_interval: 0.5\n  client_alive_count_max: 5\n${POLICY}`, FILE).ssh;
     assert.equal(set.clientAliveIntervalMs, 500);
     assert.equal(set.clientAliveCountMax, 5);
@@ -92,6 +94,7 @@ describe('config.yaml', () => {
     assert.match(fails(`${base}ssh:\n  client_alive_interval: -1\n${POLICY}`), /config\.yaml:3: ssh\.client_alive_interval:/);
     assert.match(fails(`${base}ssh:\n  client_alive_count_max: 0\n${POLICY}`), /config\.yaml:3: ssh\.client_alive_count_max:/);
     assert.match(fails(`${base}ssh:\n  client_alive_count_max: 2.5\n${POLICY}`), /ssh\.client_alive_count_max: must be a whole number/);
+    assert.match(fails(`${base}ssh:\n  target_alive_interval: soon\n${POLICY}`), /config\.yaml:3: ssh\.target_alive_interval:/);
   });
 
   test('allow_tcp_forwarding and allow_streamlocal_forwarding: true, false, local or remote, as in OpenSSH', () => {

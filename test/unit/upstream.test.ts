@@ -48,6 +48,7 @@ describe('upstream connection state', () => {
       username: 'u',
       credential: { privateKeys: [Buffer.from(clientKey.private)] },
       hostKeyCheck: { knownHosts, policy: 'strict' },
+      alive: { intervalMs: 15_000, countMax: 3 },
       timeoutMs: 10_000,
       log: pino({ level: 'silent' }),
     });

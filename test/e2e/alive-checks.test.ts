@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import type { Gatehouse } from '../helpers/gatehouse.js';
+import type { Gatehouse, LogLine } from '../helpers/gatehouse.js';
 import { runSsh, sshArgs } from '../helpers/openssh.js';
 import { type PolicySpec, type Scenario, startScenario } from '../helpers/scenario.js';
 import type { Sshd } from '../helpers/sshd.js';
@@ -10,7 +10,8 @@ import type { Sshd } from '../helpers/sshd.js';
 // A client that stops answering (laptop lid shut, network gone, process frozen) must not hold a session, a
 // target login and two sockets forever: as OpenSSH's ClientAliveInterval / ClientAliveCountMax, Gatehouse
 // asks every interval and ends the session after count_max questions without an answer, and session_ended runs.
-// A frozen ssh process (SIGSTOP) is such a client: its kernel still acknowledges TCP, but nothing answers SSH.
+// The same towards a target that stops answering (ServerAliveInterval), and the user is told why.
+// A frozen process (SIGSTOP) is such a peer: its kernel still acknowledges TCP, but nothing answers SSH.
 
 const SPECS: PolicySpec[] = [{ alias: 'tgt', plugin: {} }];
 
@@ -33,21 +34,63 @@ function heldSockets(port: number): string[] {
     .map((f) => f.join(' '));
 }
 
-describe('client alive checks', () => {
+/** Every process below `pid` (sshd's processes for its connections). */
+function descendants(pid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: number[] = [];
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [child, ppid] of parent) {
+      if ((ppid === pid || out.includes(ppid)) && !out.includes(child)) {
+        out.push(child);
+        grew = true;
+      }
+    }
+  }
+  return out;
+}
+
+const signal = (pids: readonly number[], sig: NodeJS.Signals): void => {
+  for (const p of pids) {
+    try {
+      process.kill(p, sig);
+    } catch {
+      // already gone
+    }
+  }
+};
+
+describe('alive checks', () => {
   let sshd: Sshd;
   let gh: Gatehouse;
   let scenario: Scenario | undefined;
   const login = (): string => `token=good@${sshd.user}@tgt`;
+  /** The session.closed line of session `sid`, once it is there. */
+  const closeOf = async (sid: string): Promise<LogLine> => {
+    const line = (): LogLine | undefined => gh.logs.find((l) => l.event === 'session.closed' && l.sid === sid);
+    await gh.waitFor(`session ${sid} to close`, () => line() !== undefined, 15_000);
+    return line()!;
+  };
 
   before(async () => {
-    scenario = await startScenario(SPECS, { extra: { ssh: { client_alive_interval: 1, client_alive_count_max: 2 } } });
+    const alive = { client_alive_interval: 1, client_alive_count_max: 2, target_alive_interval: 1, target_alive_count_max: 2 };
+    scenario = await startScenario(SPECS, { extra: { ssh: alive } });
     ({ sshd, gh } = scenario);
   });
   after(async () => {
     await scenario?.stop();
   });
 
-  test('a client that answers keepalives stays connected through a silent command longer than interval x count_max', async () => {
+  test('a client and a target that answer stay connected through a silent command longer than interval x count_max', async () => {
     const r = await runSsh({ port: gh.port, knownHosts: gh.knownHosts, login: login(), command: 'sleep 4; echo still-here' });
     assert.equal(r.stdout, 'still-here\n', r.stderr);
     assert.equal(r.code, 0);
@@ -63,11 +106,8 @@ describe('client alive checks', () => {
       const sid = gh.logs.filter((l) => l.event === 'session.active').at(-1)!.sid!;
       process.kill(client.pid!, 'SIGSTOP');
       const stopped = Date.now();
-      const closedLine = () => gh.logs.find((l) => l.event === 'session.closed' && l.sid === sid);
-      await gh.waitFor('the frozen client\'s session to close', () => closedLine() !== undefined, 15_000);
-      const closed = closedLine();
+      const closed = await closeOf(sid);
       const took = Date.now() - stopped;
-      assert.ok(closed, "the session closed");
       assert.equal(closed.reason, 'client_timeout');
       assert.equal(closed.code, 'CLIENT_TIMEOUT');
       // Two checks a second apart go unanswered, the third tick ends it: about 3 s, not the 60 s of the command.
@@ -79,6 +119,32 @@ describe('client alive checks', () => {
       process.kill(client.pid!, 'SIGKILL');
       process.kill(client.pid!, 'SIGCONT');
       await exited;
+    }
+  });
+
+  test('a target that stops answering: the session ends after count_max unanswered checks, the user is told why, session_ended runs', async () => {
+    const activeBefore = gh.logs.filter((l) => l.event === 'session.active').length;
+    const running = runSsh({ port: gh.port, knownHosts: gh.knownHosts, login: login(), command: 'sleep 60', timeoutMs: 30_000 });
+    let frozen: number[] = [];
+    try {
+      await gh.waitFor('the session to be active', () => gh.logs.filter((l) => l.event === 'session.active').length > activeBefore);
+      const sid = gh.logs.filter((l) => l.event === 'session.active').at(-1)!.sid!;
+      frozen = descendants(sshd.pid);
+      assert.ok(frozen.length > 0, 'sshd has processes for the connection');
+      signal(frozen, 'SIGSTOP');
+      const stopped = Date.now();
+      const r = await running;
+      const took = Date.now() - stopped;
+      assert.equal(r.code, 255);
+      assert.match(r.stderr, /stopped answering/);
+      assert.ok(took >= 1_500 && took < 10_000, `ended after ${took} ms`);
+      const closed = await closeOf(sid);
+      assert.equal(closed.reason, 'target_closed');
+      assert.equal(closed.code, 'TARGET_TIMEOUT');
+      await gh.waitFor('session_ended', () => gh.calls('session_ended').some((c) => c.session_id === sid));
+    } finally {
+      signal(frozen, 'SIGCONT');
+      await running.catch(() => undefined);
     }
   });
 });
