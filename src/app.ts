@@ -15,6 +15,9 @@ import { JsonlSessionStore, type SessionStore } from './store/session-store.js';
 // The composition root: builds the runtime snapshot, the session store and registry, the SSH server and the
 // demo target, and owns start, reload and a deadline-bound stop. Signals are wired in cli/main.ts only.
 
+/** How often idle sessions are looked for: an idle_timeout is kept to within this. */
+const IDLE_SWEEP_MS = 1_000;
+
 export interface App {
   readonly registry: SessionRegistry;
   readonly runtime: () => Runtime;
@@ -26,6 +29,12 @@ export interface App {
   reload(): Promise<void>;
   /** Stops listening, ends every session (session_ended included) within the deadline, frees resources. */
   stop(deadlineMs?: number): Promise<{ drained: boolean }>;
+}
+
+/** The `ssh` settings the listening server was built with (the target_alive ones apply per session). */
+function clientSide(config: Config): unknown {
+  const { targetAliveIntervalMs, targetAliveCountMax, ...rest } = config.ssh;
+  return rest;
 }
 
 export interface AppOptions {
@@ -52,6 +61,8 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   let demo: DemoTarget | undefined;
   let demoAddress: AddressInfo | undefined;
   let reloading: Promise<unknown> = Promise.resolve();
+  const idleSweep = setInterval(() => registry.sweepIdle(Date.now()), IDLE_SWEEP_MS);
+  idleSweep.unref();
 
   return {
     registry,
@@ -72,8 +83,8 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       const run = reloading.then(async () => {
         const next = await buildRuntime(loadConfigFile(config.file), log, ephemeral);
         if (JSON.stringify(next.config.listen) !== JSON.stringify(runtime.config.listen) || next.config.keysDir !== runtime.config.keysDir
-          || next.config.gc !== runtime.config.gc) {
-          log.warn({ event: 'config.restart_needed' }, 'listen addresses, host keys, gc and the demo target change only on restart');
+          || next.config.gc !== runtime.config.gc || JSON.stringify(clientSide(next.config)) !== JSON.stringify(clientSide(runtime.config))) {
+          log.warn({ event: 'config.restart_needed' }, 'listen addresses, host keys, gc, the ssh settings for clients and the demo target change only on restart');
         }
         const previous = runtime;
         runtime = next;
@@ -84,6 +95,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     },
     async stop(deadlineMs = runtime.config.timeouts.shutdownMs) {
       server.stopListening();
+      clearInterval(idleSweep);
       log.info({ event: 'shutdown.start', sessions: registry.size, deadlineMs }, 'shutting down');
       // session_ended gets what is left of the deadline, so that every session is recorded before exit.
       const drain = registry.closeAll('shutdown', new BastionError('SHUTDOWN', 'Gatehouse is shutting down'), Math.max(deadlineMs - 200, 1));

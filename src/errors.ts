@@ -29,6 +29,7 @@ export type ErrorCode =
   | 'CLIENT_GONE'
   // session
   | 'CLIENT_TIMEOUT'
+  | 'IDLE_TIMEOUT'
   // target
   | 'TARGET_RESOLVE_FAILED'
   | 'TARGET_UNREACHABLE'

@@ -48,6 +48,8 @@ export interface Policy {
   readonly agentForwarding: boolean;
   /** Whether clients may forward X11 from the target (ssh -X, -Y). */
   readonly x11Forwarding: boolean;
+  /** A session without data either way for this long is ended; 0: never. */
+  readonly idleTimeoutMs: number;
 }
 
 export interface Config {
@@ -243,6 +245,7 @@ function resolvePolicy(
     streamLocalForwarding: forwardingRule(p.allow_streamlocal_forwarding ?? p.allow_tcp_forwarding ?? true),
     agentForwarding: p.allow_agent_forwarding ?? false,
     x11Forwarding: p.allow_x11_forwarding ?? false,
+    idleTimeoutMs: (p.idle_timeout ?? 0) * 1000,
   };
 }
 

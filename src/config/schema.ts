@@ -86,6 +86,7 @@ const policy = object({
   allow_streamlocal_forwarding: optional(booleanOr(['local', 'remote'] as const)),
   allow_agent_forwarding: optional(boolean(), false),
   allow_x11_forwarding: optional(boolean(), false),
+  idle_timeout: optional(number({ min: 0, max: 30 * 86400 }), 0),
 });
 
 export const configSchema = object({

@@ -1,4 +1,4 @@
-import type { BastionError } from '../errors.js';
+import { BastionError } from '../errors.js';
 import type { CloseReason, Session } from './session.js';
 
 // The live sessions of this Gatehouse process: counted for limits, listed for admins, drained on shutdown.
@@ -23,6 +23,22 @@ export class SessionRegistry {
     let n = 0;
     for (const s of this.sessions) if (s.phase === 'login') n++;
     return n;
+  }
+
+  /**
+   * Ends the logged-in sessions that have been idle (no data either way) longer than their policy's
+   * idle_timeout. Called about once a second by the composition root: one pass over the sessions costs
+   * less than a timer per session.
+   */
+  sweepIdle(now: number): void {
+    for (const s of this.sessions) {
+      const limitMs = s.policy?.idleTimeoutMs ?? 0;
+      if (s.phase !== 'active' || limitMs <= 0 || s.idleMs(now) < limitMs) continue;
+      const minutes = Math.round(limitMs / 60_000);
+      const span = minutes >= 1 ? `${minutes} minute${minutes === 1 ? '' : 's'}` : `${Math.round(limitMs / 1000)} seconds`;
+      void s.close('idle_timeout', new BastionError('IDLE_TIMEOUT', `no data either way for ${limitMs} ms (policy idle_timeout)`,
+        { userMessage: `Session idle for ${span}; disconnected.` }));
+    }
   }
 
   list(): Session[] {

@@ -6,7 +6,7 @@ import type { BastionError } from '../errors.js';
 import type { JsonObject } from '../plugins/contract.js';
 import type { ResolvedTarget } from '../proxy/target-resolver.js';
 import type { Runtime } from '../runtime.js';
-import { endConnection } from '../ssh/protocol-extras.js';
+import { BY_APPLICATION, CONNECTION_LOST, disconnectWith, endConnection } from '../ssh/protocol-extras.js';
 import type { SessionStore } from '../store/session-store.js';
 import type { AaClient } from './aa-client.js';
 import type { CredstoreClient } from './credstore-client.js';
@@ -23,7 +23,7 @@ const LINGER_MS = 10_000;
 export type SessionPhase = 'login' | 'active' | 'closing' | 'closed';
 
 export type CloseReason =
-  | 'logout' | 'denied' | 'client_gone' | 'client_timeout' | 'login_timeout' | 'target_closed' | 'shutdown' | 'error';
+  | 'logout' | 'denied' | 'client_gone' | 'client_timeout' | 'idle_timeout' | 'login_timeout' | 'target_closed' | 'shutdown' | 'error';
 
 export interface SessionHooks {
   readonly store: SessionStore;
@@ -49,6 +49,9 @@ export class Session implements SharedSessionState {
   upstream: SshClient | undefined;
   readonly bytes = { toTarget: 0, toClient: 0 };
 
+  /** Bytes relayed when the idle sweep last saw them change, and when (see idleMs). */
+  private activeBytes = 0;
+  private activeAt = Date.now();
   private logFields: Record<string, string | number>;
   private closing: Promise<void> | undefined;
   private readonly closeListeners: (() => void)[] = [];
@@ -101,6 +104,19 @@ export class Session implements SharedSessionState {
    * Ends the session; every path goes through here and only the first call acts. `hookTimeoutMs` bounds the
    * session_ended calls (shutdown passes what is left of its deadline).
    */
+  /**
+   * How long no data has crossed either way, as of `now`. Sampled by the registry's sweep rather than
+   * stamped on every relayed chunk, so that the data path pays nothing for it.
+   */
+  idleMs(now: number): number {
+    const total = this.bytes.toTarget + this.bytes.toClient;
+    if (total !== this.activeBytes) {
+      this.activeBytes = total;
+      this.activeAt = now;
+    }
+    return now - this.activeAt;
+  }
+
   close(reason: CloseReason, error?: BastionError, hookTimeoutMs?: number): Promise<void> {
     this.closing ??= this.doClose(reason, error, hookTimeoutMs);
     return this.closing;
@@ -116,7 +132,13 @@ export class Session implements SharedSessionState {
         this.log.error({ err }, 'close listener failed');
       }
     }
-    // A client that stopped answering gets nothing more; otherwise queued output has a while to drain.
+    // A logged-in user is told why the session ends (idle, shutdown, target gone), as OpenSSH tells them, e.g.
+    // "Received disconnect from 10.0.0.5 port 2222:11: Gatehouse is shutting down."; a refused login has
+    // been told already, and a client that stopped answering gets nothing more.
+    if (wasActive && error && reason !== 'client_timeout') {
+      disconnectWith(this.conn, error.code === 'TARGET_TIMEOUT' ? CONNECTION_LOST : BY_APPLICATION, error.userMessage);
+    }
+    // Otherwise queued output has a while to drain.
     const lingerMs = reason === 'client_timeout' ? 0 : LINGER_MS;
     if (this.upstream) endConnection(this.upstream, LINGER_MS);
     endConnection(this.conn, lingerMs);

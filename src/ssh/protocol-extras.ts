@@ -21,8 +21,9 @@ const USERAUTH_BANNER = 53;
 const DISCONNECT = 1;
 /** RFC 4253 §11.1 reason: no more authentication methods available (what OpenSSH sends on too many failures). */
 export const NO_MORE_AUTH_METHODS = 14;
-/** RFC 4253 §11.1 reason: connection lost. */
+/** RFC 4253 §11.1 reasons: connection lost; by application (what OpenSSH's sshd sends for its own reasons). */
 export const CONNECTION_LOST = 10;
+export const BY_APPLICATION = 11;
 
 interface PacketWriter {
   allocStart: number;

@@ -13,7 +13,7 @@ import { Session } from '../session/session.js';
 import type { SessionStore } from '../store/session-store.js';
 import { defaultInboundCiphers } from './algorithms.js';
 import { AuthAdapter } from './auth-adapter.js';
-import { CONNECTION_LOST, disconnectWith, NO_MORE_AUTH_METHODS, tuneConnection } from './protocol-extras.js';
+import { disconnectWith, NO_MORE_AUTH_METHODS, tuneConnection } from './protocol-extras.js';
 
 // The SSH front door: one ssh2 Server per listen address. Each connection becomes a Session with an
 // AuthAdapter for its login; once the login is accepted, the client's channels are bridged to the target.
@@ -113,13 +113,11 @@ export class SshServer {
       upstream.on('error', (err: Error & { level?: string }) => {
         s.log.warn({ event: 'target.error', err: err.message }, 'target connection error');
         if (err.level !== 'client-timeout') return;
-        // ssh2 gave up on the target's alive checks (ssh.target_alive_*). Tell the user why, as OpenSSH's
-        // client does for its own ServerAlive checks, rather than just dropping the connection.
+        // ssh2 gave up on the target's alive checks (ssh.target_alive_*). close() tells the user why, as
+        // OpenSSH's client does for its own ServerAlive checks, rather than just dropping the connection.
         const { targetAliveIntervalMs: every, targetAliveCountMax: count } = cfg.ssh;
-        const error = new BastionError('TARGET_TIMEOUT', `target answered none of ${count} alive checks ${every} ms apart`,
-          { userMessage: `The server ${s.target?.name ?? ''} stopped answering.` });
-        disconnectWith(conn, CONNECTION_LOST, error.userMessage);
-        void s.close('target_closed', error);
+        void s.close('target_closed', new BastionError('TARGET_TIMEOUT', `target answered none of ${count} alive checks ${every} ms apart`,
+          { userMessage: `The server ${s.target?.name ?? ''} stopped answering.` }));
       });
       // Let open channels deliver their last output and exit status before the client connection goes.
       upstream.once('close', () => void s.channelsDone(5_000).then(() => s.close('target_closed')));

@@ -10,10 +10,11 @@ import type { Sshd } from '../helpers/sshd.js';
 // A client that stops answering (laptop lid shut, network gone, process frozen) must not hold a session, a
 // target login and two sockets forever: as OpenSSH's ClientAliveInterval / ClientAliveCountMax, Gatehouse
 // asks every interval and ends the session after count_max questions without an answer, and session_ended runs.
-// The same towards a target that stops answering (ServerAliveInterval), and the user is told why.
+// The same towards a target that stops answering (ServerAliveInterval), and the user is told why. A policy's
+// idle_timeout ends a session without data either way; shutdown tells logged-in users too.
 // A frozen process (SIGSTOP) is such a peer: its kernel still acknowledges TCP, but nothing answers SSH.
 
-const SPECS: PolicySpec[] = [{ alias: 'tgt', plugin: {} }];
+const SPECS: PolicySpec[] = [{ alias: 'tgt', plugin: {} }, { alias: 'idle', plugin: {}, more: { idle_timeout: 2 } }];
 
 /** TCP connections on Gatehouse's port whose socket this process (where Gatehouse runs) still holds open. */
 function heldSockets(port: number): string[] {
@@ -69,11 +70,11 @@ const signal = (pids: readonly number[], sig: NodeJS.Signals): void => {
   }
 };
 
-describe('alive checks', () => {
+describe('alive checks, idle timeout, shutdown', () => {
   let sshd: Sshd;
   let gh: Gatehouse;
   let scenario: Scenario | undefined;
-  const login = (): string => `token=good@${sshd.user}@tgt`;
+  const login = (alias = 'tgt'): string => `token=good@${sshd.user}@${alias}`;
   /** The session.closed line of session `sid`, once it is there. */
   const closeOf = async (sid: string): Promise<LogLine> => {
     const line = (): LogLine | undefined => gh.logs.find((l) => l.event === 'session.closed' && l.sid === sid);
@@ -145,6 +146,45 @@ describe('alive checks', () => {
     } finally {
       signal(frozen, 'SIGCONT');
       await running.catch(() => undefined);
+    }
+  });
+
+  test('idle_timeout: a session without data either way for that long is ended, the user is told, session_ended runs', async () => {
+    const started = Date.now();
+    const r = await runSsh({ port: gh.port, knownHosts: gh.knownHosts, login: login('idle'), command: 'echo hello; sleep 30', timeoutMs: 20_000 });
+    const took = Date.now() - started;
+    assert.equal(r.stdout, 'hello\n');
+    assert.equal(r.code, 255);
+    assert.match(r.stderr, /Received disconnect from 127\.0\.0\.1 port \d+:11: Session idle for 2 seconds; disconnected\./);
+    assert.ok(took >= 2_000 && took < 10_000, `ended after ${took} ms`);
+    const idleClosed = (): LogLine[] => gh.logs.filter((l) => l.event === 'session.closed' && l.reason === 'idle_timeout');
+    await gh.waitFor('the idle session to close', () => idleClosed().length > 0);
+    const closed = idleClosed();
+    assert.equal(closed.length, 1);
+    assert.equal(closed[0]!.code, 'IDLE_TIMEOUT');
+    await gh.waitFor('session_ended', () => gh.calls('session_ended').some((c) => c.session_id === closed[0]!.sid));
+  });
+
+  test('idle_timeout: data keeps a session going past it, and sessions of other policies are not touched', async () => {
+    const ticking = runSsh({ port: gh.port, knownHosts: gh.knownHosts, login: login('idle'), command: 'for i in 1 2 3 4 5 6; do echo $i; sleep 0.7; done' });
+    const silent = runSsh({ port: gh.port, knownHosts: gh.knownHosts, login: login('tgt'), command: 'sleep 4; echo quiet' });
+    const [t, q] = await Promise.all([ticking, silent]);
+    assert.equal(t.stdout, '1\n2\n3\n4\n5\n6\n', t.stderr);
+    assert.equal(t.code, 0);
+    assert.equal(q.stdout, 'quiet\n', q.stderr);
+  });
+
+  test('shutdown: a logged-in user is told that Gatehouse is shutting down', async () => {
+    const own = await startScenario([{ alias: 'tgt', plugin: {} }]);
+    try {
+      const running = runSsh({ port: own.gh.port, knownHosts: own.gh.knownHosts, login: `token=good@${own.sshd.user}@tgt`, command: 'sleep 30', timeoutMs: 20_000 });
+      await own.gh.waitFor('the session to be active', () => own.gh.logs.some((l) => l.event === 'session.active'));
+      await own.gh.app.stop(5_000);
+      const r = await running;
+      assert.equal(r.code, 255);
+      assert.match(r.stderr, /Received disconnect from 127\.0\.0\.1 port \d+:11: Gatehouse is shutting down\./);
+    } finally {
+      await own.stop();
     }
   });
 });

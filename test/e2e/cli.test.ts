@@ -88,6 +88,12 @@ describe('gatehouse serve with the shipped config.yaml', () => {
     await waitLog((l) => l.event === 'config.reloaded', 'reload');
     assert.equal((await demoSsh('rotated', 'whoami')).code, 0);
     assert.equal((await demoSsh('gatehouse', 'whoami')).code, 255);
+    assert.ok(!logs.some((l) => l.event === 'config.restart_needed'));
+
+    // Settings the listening server was built with are not changed by a reload, and the log says so.
+    writeFileSync(join(dir, 'config.yaml'), `${configText.replace('token = gatehouse', 'token = rotated')}\nssh:\n  client_alive_interval: 5\n`);
+    child.kill('SIGHUP');
+    await waitLog((l) => l.event === 'config.restart_needed', 'restart-needed warning');
   });
 
   test('SIGTERM ends every session, running session_ended for each, then exits', async () => {

@@ -114,6 +114,13 @@ describe('config.yaml', () => {
     assert.deepEqual(policy('    allow_tcp_forwarding: local\n').streamLocalForwarding, { local: true, remote: false });
   });
 
+  test('idle_timeout: off by default, in seconds per policy, negative refused', () => {
+    const base = `listen: ["0.0.0.0:2222"]\n`;
+    assert.equal(parseConfig(`${base}${POLICY}`, FILE).policies[0]!.idleTimeoutMs, 0);
+    assert.equal(parseConfig(`${base}${POLICY}    idle_timeout: 7200\n`, FILE).policies[0]!.idleTimeoutMs, 7_200_000);
+    assert.match(fails(`${base}${POLICY}    idle_timeout: -5\n`), /policies\.0\.idle_timeout:/);
+  });
+
   test('allow_agent_forwarding and allow_x11_forwarding: off unless a policy turns them on', () => {
     for (const [key, field] of [['allow_agent_forwarding', 'agentForwarding'], ['allow_x11_forwarding', 'x11Forwarding']] as const) {
       const allowed = (v: string | undefined) => parseConfig(`listen: ["0.0.0.0:2222"]\n${POLICY}${v === undefined ? '' : `    ${key}: ${v}\n`}`, FILE).policies[0]![field];
