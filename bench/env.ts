@@ -137,10 +137,10 @@ async function waitForLog(file: string, needle: string, p: ChildProcess): Promis
 
 /** CPU seconds the whole machine has been busy (every CPU, every process), from /proc/stat. */
 export function machineBusySeconds(): number {
-  // cpu  user nice system idle iowait irq softirq steal ...: everything but idle and iowait is busy.
-  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const total = f.reduce((a, b) => a + b, 0);
-  return (total - (f[3] ?? 0) - (f[4] ?? 0)) / 100;
+  // cpu  user nice system idle iowait irq softirq steal guest guest_nice: the machine's own work is user,
+  // nice, system, irq and softirq (guest time is inside user already; steal is another VM's).
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 8).map(Number);
+  return ((f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0)) / 100;
 }
 
 /** CPU seconds (user + system) and RSS of a process, from /proc. */

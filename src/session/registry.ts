@@ -3,6 +3,12 @@ import type { CloseReason, Session } from './session.js';
 
 // The live sessions of this Gatehouse process: counted for limits, listed for admins, drained on shutdown.
 
+/** "2 minutes", "90 seconds", "1 second": whole minutes where the limit is some. */
+function span(ms: number): string {
+  const [n, unit] = ms >= 60_000 && ms % 60_000 === 0 ? [ms / 60_000, 'minute'] : [Math.round(ms / 1000), 'second'];
+  return `${n} ${unit}${n === 1 ? '' : 's'}`;
+}
+
 export class SessionRegistry {
   private readonly sessions = new Set<Session>();
 
@@ -34,10 +40,8 @@ export class SessionRegistry {
     for (const s of this.sessions) {
       const limitMs = s.policy?.idleTimeoutMs ?? 0;
       if (s.phase !== 'active' || limitMs <= 0 || s.idleMs(now) < limitMs) continue;
-      const minutes = Math.round(limitMs / 60_000);
-      const span = minutes >= 1 ? `${minutes} minute${minutes === 1 ? '' : 's'}` : `${Math.round(limitMs / 1000)} seconds`;
       void s.close('idle_timeout', new BastionError('IDLE_TIMEOUT', `no data either way for ${limitMs} ms (policy idle_timeout)`,
-        { userMessage: `Session idle for ${span}; disconnected.` }));
+        { userMessage: `Session idle for ${span(limitMs)}; disconnected.` }));
     }
   }
 

@@ -101,22 +101,24 @@ export class Session implements SharedSessionState {
   }
 
   /**
-   * Ends the session; every path goes through here and only the first call acts. `hookTimeoutMs` bounds the
-   * session_ended calls (shutdown passes what is left of its deadline).
-   */
-  /**
    * How long no data has crossed either way, as of `now`. Sampled by the registry's sweep rather than
    * stamped on every relayed chunk, so that the data path pays nothing for it.
    */
   idleMs(now: number): number {
-    const total = this.bytes.toTarget + this.bytes.toClient;
-    if (total !== this.activeBytes) {
-      this.activeBytes = total;
-      this.activeAt = now;
-    }
+    if (this.bytes.toTarget + this.bytes.toClient !== this.activeBytes) this.resetIdle(now);
     return now - this.activeAt;
   }
 
+  /** Counts idle time from `now` (at login: the questions asked are not idle time). */
+  resetIdle(now: number): void {
+    this.activeBytes = this.bytes.toTarget + this.bytes.toClient;
+    this.activeAt = now;
+  }
+
+  /**
+   * Ends the session; every path goes through here and only the first call acts. `hookTimeoutMs` bounds the
+   * session_ended calls (shutdown passes what is left of its deadline).
+   */
   close(reason: CloseReason, error?: BastionError, hookTimeoutMs?: number): Promise<void> {
     this.closing ??= this.doClose(reason, error, hookTimeoutMs);
     return this.closing;

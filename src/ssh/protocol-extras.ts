@@ -68,8 +68,9 @@ export function sendBanner(conn: Connection, text: string): void {
 
 /**
  * Ends the connection with SSH_MSG_DISCONNECT carrying `description`, which OpenSSH prints even at LogLevel
- * ERROR ("Received disconnect from ...: 14: <description>"). Used to refuse a login: a plain authentication
- * failure would make OpenSSH fall back to its other methods and ask for a password.
+ * ERROR ("Received disconnect from ...: 14: <description>"). Used to refuse a login (a plain authentication
+ * failure would make OpenSSH fall back to its other methods and ask for a password), and to say why
+ * Gatehouse ends a session. Never throws: it runs on close paths.
  */
 export function disconnectWith(conn: Connection, reason: number, description: string): void {
   const c = conn as unknown as Internals;
@@ -78,14 +79,14 @@ export function disconnectWith(conn: Connection, reason: number, description: st
   if (!proto || !writer || !c._sock || c._sock.destroyed) return;
   const text = description.replace(/[\r\n]+/g, ' ').slice(0, 400);
   const len = Buffer.byteLength(text);
-  let p = writer.allocStartKEX;
-  const packet = writer.alloc(1 + 4 + 4 + len + 4, true);
-  packet[p] = DISCONNECT;
-  packet.writeUInt32BE(reason, ++p);
-  packet.writeUInt32BE(len, (p += 4));
-  packet.write(text, (p += 4), len, 'utf8');
-  packet.writeUInt32BE(0, p + len); // empty language tag
   try {
+    let p = writer.allocStartKEX;
+    const packet = writer.alloc(1 + 4 + 4 + len + 4, true);
+    packet[p] = DISCONNECT;
+    packet.writeUInt32BE(reason, ++p);
+    packet.writeUInt32BE(len, (p += 4));
+    packet.write(text, (p += 4), len, 'utf8');
+    packet.writeUInt32BE(0, p + len); // empty language tag
     sendPacket(proto, writer.finalize(packet, true), true);
   } catch {
     // already gone
@@ -94,9 +95,12 @@ export function disconnectWith(conn: Connection, reason: number, description: st
 }
 
 /**
- * Ends an SSH connection (either leg) and lets go of its socket after `lingerMs` at the latest: end() sends
+ * Ends an SSH connection (either leg) and lets go of its socket once it stops making progress: end() sends
  * what is queued and a FIN, but a peer that has stopped reading (frozen, or gone without a reset) never
- * closes its side, and the socket would stay open forever. OpenSSH's sshd simply exits in that case.
+ * closes its side, and the socket would stay open forever (OpenSSH's sshd simply exits). Every `lingerMs`
+ * the socket is destroyed unless it made progress meanwhile: Node's queue for it shrank, or the peer sent
+ * something (an SSH peer that reads what we send answers with window adjustments). What the kernel already
+ * holds is still delivered after that, as close() does not discard it.
  */
 export function endConnection(conn: Connection | Client, lingerMs: number): void {
   const sock = (conn as unknown as Internals)._sock;
@@ -106,9 +110,22 @@ export function endConnection(conn: Connection | Client, lingerMs: number): void
     // already gone
   }
   if (!sock || sock.destroyed) return;
-  const timer = setTimeout(() => sock.destroy(), lingerMs);
+  const progress = (): number => sock.bytesRead - sock.writableLength;
+  let last = progress();
+  const timer = setTimeout(() => {
+    if (progress() === last) return void sock.destroy();
+    last = progress();
+    timer.refresh();
+  }, lingerMs);
   timer.unref();
   sock.once('close', () => clearTimeout(timer));
+}
+
+/** Calls `fn` when ssh2 gives up on its alive checks of the peer, which it reports as an error of this level. */
+export function onAliveTimeout(peer: Connection | Client, fn: () => void): void {
+  peer.on('error', (err: Error & { level?: string }) => {
+    if (err.level === 'client-timeout') fn();
+  });
 }
 
 export function cryptoBindingAvailable(): boolean {

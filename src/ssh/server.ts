@@ -13,7 +13,7 @@ import { Session } from '../session/session.js';
 import type { SessionStore } from '../store/session-store.js';
 import { defaultInboundCiphers } from './algorithms.js';
 import { AuthAdapter } from './auth-adapter.js';
-import { disconnectWith, NO_MORE_AUTH_METHODS, tuneConnection } from './protocol-extras.js';
+import { disconnectWith, NO_MORE_AUTH_METHODS, onAliveTimeout, tuneConnection } from './protocol-extras.js';
 
 // The SSH front door: one ssh2 Server per listen address. Each connection becomes a Session with an
 // AuthAdapter for its login; once the login is accepted, the client's channels are bridged to the target.
@@ -27,27 +27,34 @@ export interface SshServerDeps {
   readonly registry: SessionRegistry;
 }
 
+/** The longest delay a Node timer takes (24.8 days). */
+const NEVER_MS = 2 ** 31 - 1;
+
+/** ssh2's server settings from the configuration: host keys, alive checks, the algorithms offered. */
+export function serverConfig(rt: Runtime): ServerConfig {
+  const { ssh } = rt.config;
+  return {
+    hostKeys: rt.hostKeys.map((k) => k.pem),
+    ident: 'Gatehouse',
+    // ssh2 replaces a 0 interval by its own 15 s default, so "never" is the longest interval a timer takes.
+    keepaliveInterval: ssh.clientAliveIntervalMs > 0 ? ssh.clientAliveIntervalMs : NEVER_MS,
+    keepaliveCountMax: ssh.clientAliveCountMax,
+    algorithms: {
+      cipher: ssh.ciphers ?? defaultInboundCiphers(),
+      ...(ssh.kex ? { kex: ssh.kex } : {}),
+      ...(ssh.macs ? { hmac: ssh.macs } : {}),
+      ...(ssh.hostKeyAlgorithms ? { serverHostKey: ssh.hostKeyAlgorithms } : {}),
+    } as ServerConfig['algorithms'],
+  };
+}
+
 export class SshServer {
   private readonly servers: ssh2.Server[] = [];
 
   constructor(private readonly deps: SshServerDeps) {}
 
   async listen(addresses: readonly ListenAddress[]): Promise<AddressInfo[]> {
-    const rt = this.deps.runtime();
-    const { ssh } = rt.config;
-    const config: ServerConfig = {
-      hostKeys: rt.hostKeys.map((k) => k.pem),
-      ident: 'Gatehouse',
-      // 0 turns ssh2's checks off (it reads any non-positive interval as "none").
-      keepaliveInterval: ssh.clientAliveIntervalMs,
-      keepaliveCountMax: ssh.clientAliveCountMax,
-      algorithms: {
-        cipher: ssh.ciphers ?? defaultInboundCiphers(),
-        ...(ssh.kex ? { kex: ssh.kex } : {}),
-        ...(ssh.macs ? { hmac: ssh.macs } : {}),
-        ...(ssh.hostKeyAlgorithms ? { serverHostKey: ssh.hostKeyAlgorithms } : {}),
-      } as ServerConfig['algorithms'],
-    };
+    const config = serverConfig(this.deps.runtime());
     const bound: AddressInfo[] = [];
     for (const addr of addresses) {
       const server = new ssh2.Server(config, (conn, info) => this.onConnection(conn, info));
@@ -88,12 +95,8 @@ export class SshServer {
     const s = new Session(conn, { ip: info.ip, port: info.port }, rt, log, { store, onClosed: (x) => registry.remove(x) });
     registry.add(s);
     s.log.info({ event: 'session.connect', client: info.header.versions.software }, 'connection');
-    // ssh2's client-alive checks (ssh.client_alive_*) report a silent client as an error, then end().
-    conn.on('error', (err: Error & { level?: string }) => {
-      if (err.level !== 'client-timeout') return;
-      const { clientAliveIntervalMs: every, clientAliveCountMax: count } = cfg.ssh;
-      void s.close('client_timeout', new BastionError('CLIENT_TIMEOUT', `client answered none of ${count} alive checks ${every} ms apart`));
-    });
+    onAliveTimeout(conn, () => void s.close('client_timeout', new BastionError('CLIENT_TIMEOUT',
+      `client answered none of ${cfg.ssh.clientAliveCountMax} alive checks ${cfg.ssh.clientAliveIntervalMs} ms apart`)));
 
     // The deadline runs from the connection, not from the last packet: a client must not hold a login slot
     // open forever by trickling answers.
@@ -109,16 +112,13 @@ export class SshServer {
       clearTimeout(grace);
       s.upstream = upstream;
       s.phase = 'active';
+      s.resetIdle(Date.now()); // the login's questions are not idle time
       s.log.info({ event: 'session.active', gatewayUser: s.gateway?.user }, 'login accepted');
-      upstream.on('error', (err: Error & { level?: string }) => {
-        s.log.warn({ event: 'target.error', err: err.message }, 'target connection error');
-        if (err.level !== 'client-timeout') return;
-        // ssh2 gave up on the target's alive checks (ssh.target_alive_*). close() tells the user why, as
-        // OpenSSH's client does for its own ServerAlive checks, rather than just dropping the connection.
-        const { targetAliveIntervalMs: every, targetAliveCountMax: count } = cfg.ssh;
-        void s.close('target_closed', new BastionError('TARGET_TIMEOUT', `target answered none of ${count} alive checks ${every} ms apart`,
-          { userMessage: `The server ${s.target?.name ?? ''} stopped answering.` }));
-      });
+      upstream.on('error', (err: Error) => s.log.warn({ event: 'target.error', err: err.message }, 'target connection error'));
+      // close() tells the user why, as OpenSSH's client does when its own ServerAlive checks give up.
+      onAliveTimeout(upstream, () => void s.close('target_closed', new BastionError('TARGET_TIMEOUT',
+        `target answered none of ${cfg.ssh.targetAliveCountMax} alive checks ${cfg.ssh.targetAliveIntervalMs} ms apart`,
+        { userMessage: `The server ${s.target?.name ?? ''} stopped answering.` })));
       // Let open channels deliver their last output and exit status before the client connection goes.
       upstream.once('close', () => void s.channelsDone(5_000).then(() => s.close('target_closed')));
       serveRemoteForwarding(s, upstream, () => ++channels);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Gatehouse, LogLine } from '../helpers/gatehouse.js';
 import { runSsh, sshArgs } from '../helpers/openssh.js';
@@ -14,7 +14,12 @@ import type { Sshd } from '../helpers/sshd.js';
 // idle_timeout ends a session without data either way; shutdown tells logged-in users too.
 // A frozen process (SIGSTOP) is such a peer: its kernel still acknowledges TCP, but nothing answers SSH.
 
-const SPECS: PolicySpec[] = [{ alias: 'tgt', plugin: {} }, { alias: 'idle', plugin: {}, more: { idle_timeout: 2 } }];
+const SPECS: PolicySpec[] = [
+  { alias: 'tgt', plugin: {} },
+  { alias: 'idle', plugin: {}, more: { idle_timeout: 2 } },
+  // A login that takes longer than the idle timeout (authorize answers after 4 s).
+  { alias: 'idle-slow', plugin: { fail: { hook: 'authorize', how: 'slow', ms: 4_000 } }, more: { idle_timeout: 3 } },
+];
 
 /** TCP connections on Gatehouse's port whose socket this process (where Gatehouse runs) still holds open. */
 function heldSockets(port: number): string[] {
@@ -29,7 +34,7 @@ function heldSockets(port: number): string[] {
   }
   const hexPort = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
   // /proc/net/tcp: sl local_address rem_address st ... inode (10th field); state 0A is LISTEN.
-  return ['/proc/net/tcp', '/proc/net/tcp6'].flatMap((f) => readFileSync(f, 'utf8').split('\n').slice(1))
+  return ['/proc/net/tcp', '/proc/net/tcp6'].filter((f) => existsSync(f)).flatMap((f) => readFileSync(f, 'utf8').split('\n').slice(1))
     .map((l) => l.trim().split(/\s+/))
     .filter((f) => f.length > 9 && f[1]!.endsWith(hexPort) && f[3] !== '0A' && open.has(f[9]!))
     .map((f) => f.join(' '));
@@ -100,7 +105,7 @@ describe('alive checks, idle timeout, shutdown', () => {
   test('a client that stops answering is disconnected after count_max unanswered checks, its sockets are released and session_ended runs', async () => {
     const count = (event: string): number => gh.logs.filter((l) => l.event === event).length;
     const activeBefore = count('session.active');
-    const client = spawn('ssh', [...sshArgs({ port: gh.port, knownHosts: gh.knownHosts, login: login() }), '127.0.0.1', 'sleep 60'], { stdio: 'ignore' });
+    const client = spawn('ssh', [...sshArgs({ port: gh.port, knownHosts: gh.knownHosts, login: login() }), '127.0.0.1', 'sleep 15'], { stdio: 'ignore' });
     const exited = new Promise<void>((resolve) => client.once('exit', () => resolve()));
     try {
       await gh.waitFor('the session to be active', () => count('session.active') > activeBefore);
@@ -117,15 +122,15 @@ describe('alive checks, idle timeout, shutdown', () => {
       // The frozen client's kernel never closes its side; Gatehouse must not keep the socket waiting for it.
       await gh.waitFor('the client socket to be released', () => heldSockets(gh.port).length === 0, 5_000);
     } finally {
-      process.kill(client.pid!, 'SIGKILL');
-      process.kill(client.pid!, 'SIGCONT');
+      signal([client.pid!], 'SIGKILL');
+      signal([client.pid!], 'SIGCONT');
       await exited;
     }
   });
 
   test('a target that stops answering: the session ends after count_max unanswered checks, the user is told why, session_ended runs', async () => {
     const activeBefore = gh.logs.filter((l) => l.event === 'session.active').length;
-    const running = runSsh({ port: gh.port, knownHosts: gh.knownHosts, login: login(), command: 'sleep 60', timeoutMs: 30_000 });
+    const running = runSsh({ port: gh.port, knownHosts: gh.knownHosts, login: login(), command: 'sleep 15', timeoutMs: 30_000 });
     let frozen: number[] = [];
     try {
       await gh.waitFor('the session to be active', () => gh.logs.filter((l) => l.event === 'session.active').length > activeBefore);
@@ -151,7 +156,7 @@ describe('alive checks, idle timeout, shutdown', () => {
 
   test('idle_timeout: a session without data either way for that long is ended, the user is told, session_ended runs', async () => {
     const started = Date.now();
-    const r = await runSsh({ port: gh.port, knownHosts: gh.knownHosts, login: login('idle'), command: 'echo hello; sleep 30', timeoutMs: 20_000 });
+    const r = await runSsh({ port: gh.port, knownHosts: gh.knownHosts, login: login('idle'), command: 'echo hello; sleep 15', timeoutMs: 20_000 });
     const took = Date.now() - started;
     assert.equal(r.stdout, 'hello\n');
     assert.equal(r.code, 255);
@@ -174,10 +179,17 @@ describe('alive checks, idle timeout, shutdown', () => {
     assert.equal(q.stdout, 'quiet\n', q.stderr);
   });
 
+  test('idle_timeout counts from the login, not from the connection: a login slower than it is not cut', async () => {
+    // Silent for its first second: a sweep in it sees no data since the login, none since the connection.
+    const r = await runSsh({ port: gh.port, knownHosts: gh.knownHosts, login: login('idle-slow'), command: 'sleep 1; echo done' });
+    assert.equal(r.stdout, 'done\n', r.stderr);
+    assert.equal(r.code, 0);
+  });
+
   test('shutdown: a logged-in user is told that Gatehouse is shutting down', async () => {
     const own = await startScenario([{ alias: 'tgt', plugin: {} }]);
     try {
-      const running = runSsh({ port: own.gh.port, knownHosts: own.gh.knownHosts, login: `token=good@${own.sshd.user}@tgt`, command: 'sleep 30', timeoutMs: 20_000 });
+      const running = runSsh({ port: own.gh.port, knownHosts: own.gh.knownHosts, login: `token=good@${own.sshd.user}@tgt`, command: 'sleep 15', timeoutMs: 20_000 });
       await own.gh.waitFor('the session to be active', () => own.gh.logs.some((l) => l.event === 'session.active'));
       await own.gh.app.stop(5_000);
       const r = await running;

@@ -6,9 +6,10 @@ import type { Client } from 'ssh2';
 import { endConnection } from '../../src/ssh/protocol-extras.js';
 
 // A peer that never closes its side (a frozen client: its kernel acknowledges our FIN, nothing more) must not
-// keep the socket open: endConnection cuts it after the linger. A peer that does close is left to close.
+// keep the socket open: endConnection cuts it after the linger. A peer that does close is left to close, and
+// one that is still reading (and so answering), however slowly, gets everything.
 
-async function pair(peerCloses: boolean): Promise<{ sock: Socket; conn: Client; stop: () => void }> {
+async function pair(peerCloses: boolean): Promise<{ sock: Socket; peer: Socket; conn: Client; stop: () => void }> {
   const server = createServer({ allowHalfOpen: !peerCloses });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -16,13 +17,13 @@ async function pair(peerCloses: boolean): Promise<{ sock: Socket; conn: Client; 
   const sock = connect((server.address() as AddressInfo).port, '127.0.0.1');
   await once(sock, 'connect');
   const [peer] = (await accepted) as [Socket];
-  peer.on('data', () => undefined);
   const conn = { _sock: sock, end: () => sock.end() } as unknown as Client;
-  return { sock, conn, stop: () => { peer.destroy(); server.close(); } };
+  return { sock, peer, conn, stop: () => { peer.destroy(); server.close(); } };
 }
 
-test('a peer that never closes its side: the socket is destroyed after the linger', async () => {
-  const { sock, conn, stop } = await pair(false);
+test('a peer that never closes its side: the socket is destroyed after the linger', { timeout: 5_000 }, async () => {
+  const { sock, peer, conn, stop } = await pair(false);
+  peer.resume();
   try {
     const started = performance.now();
     endConnection(conn, 200);
@@ -34,13 +35,43 @@ test('a peer that never closes its side: the socket is destroyed after the linge
   }
 });
 
-test('a peer that closes: the socket closes at once and the linger timer is cleared', async () => {
-  const { sock, conn, stop } = await pair(true);
+test('a peer that closes: the socket closes at once', { timeout: 5_000 }, async () => {
+  const { sock, peer, conn, stop } = await pair(true);
+  peer.resume();
   try {
     const started = performance.now();
     endConnection(conn, 60_000);
     await once(sock, 'close');
     assert.ok(performance.now() - started < 1_000);
+  } finally {
+    stop();
+  }
+});
+
+test('a peer still reading, slower than the linger: the socket is kept until everything is delivered', { timeout: 20_000 }, async () => {
+  const { sock, peer, conn, stop } = await pair(false);
+  const total = 32 * 1024 * 1024; // beyond what loopback's socket buffers hold, so Node queues the rest
+  let received = 0;
+  // About 30 MB/s: a 32 MiB tail takes about a second, ten times the linger.
+  // What an SSH client reading our output sends back: window adjustments, here one byte per read.
+  peer.on('data', (d: Buffer) => {
+    received += d.length;
+    peer.write('w');
+    peer.pause();
+    setTimeout(() => peer.resume(), 2);
+  });
+  sock.resume();
+  try {
+    sock.write(Buffer.alloc(total));
+    assert.ok(sock.writableLength > 0, 'data is queued in Node');
+    endConnection(conn, 100);
+    await once(sock, 'close');
+    peer.on('error', () => undefined); // a cut socket resets the peer's writes
+    await new Promise<void>((resolve) => {
+      if (received >= total) resolve();
+      peer.once('end', () => resolve()).once('close', () => resolve());
+    });
+    assert.equal(received, total);
   } finally {
     stop();
   }
