@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { loadConfigFile, type Config } from './config/config.js';
+import { ControlServer } from './control/control-server.js';
 import { DemoTarget } from './demo/demo-target.js';
 import { BastionError } from './errors.js';
 import { buildRuntime, type Runtime } from './runtime.js';
@@ -57,6 +58,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   const registry = new SessionRegistry();
   const store = opts.store ?? new JsonlSessionStore(join(config.stateDir, 'sessions.jsonl'));
   const server = new SshServer({ runtime: () => runtime, log, store, registry });
+  const control = new ControlServer(config.controlSocket, registry, log);
   const addresses: AddressInfo[] = [];
   let demo: DemoTarget | undefined;
   let demoAddress: AddressInfo | undefined;
@@ -76,6 +78,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
         demo = new DemoTarget(config.keysDir, [...new Set(config.policies.flatMap((p) => (p.targetAuth.method === 'key' ? [runtime.clientKey(p.targetAuth.keyFile)] : [])))], log);
         demoAddress = await demo.listen(config.demoTarget.listen);
       }
+      await control.listen();
       addresses.push(...(await server.listen(config.listen)));
     },
     reload() {
@@ -83,8 +86,9 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       const run = reloading.then(async () => {
         const next = await buildRuntime(loadConfigFile(config.file), log, ephemeral);
         if (JSON.stringify(next.config.listen) !== JSON.stringify(runtime.config.listen) || next.config.keysDir !== runtime.config.keysDir
-          || next.config.gc !== runtime.config.gc || JSON.stringify(clientSide(next.config)) !== JSON.stringify(clientSide(runtime.config))) {
-          log.warn({ event: 'config.restart_needed' }, 'listen addresses, host keys, gc, the ssh settings for clients and the demo target change only on restart');
+          || next.config.gc !== runtime.config.gc || JSON.stringify(clientSide(next.config)) !== JSON.stringify(clientSide(runtime.config))
+          || next.config.controlSocket !== runtime.config.controlSocket) {
+          log.warn({ event: 'config.restart_needed' }, 'listen addresses, host keys, gc, the ssh settings for clients, the control socket and the demo target change only on restart');
         }
         const previous = runtime;
         runtime = next;
@@ -95,6 +99,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     },
     async stop(deadlineMs = runtime.config.timeouts.shutdownMs) {
       server.stopListening();
+      control.close();
       clearInterval(idleSweep);
       log.info({ event: 'shutdown.start', sessions: registry.size, deadlineMs }, 'shutting down');
       // session_ended gets what is left of the deadline, so that every session is recorded before exit.

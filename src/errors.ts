@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'HOST_KEY_INSECURE'
   | 'HOST_KEY_INVALID'
   | 'CRYPTO_BINDING_MISSING'
+  | 'CONTROL_SOCKET_IN_USE'
   // plugins: loading
   | 'MANIFEST_INVALID'
   | 'PLUGIN_LOAD_FAILED'
@@ -30,6 +31,7 @@ export type ErrorCode =
   // session
   | 'CLIENT_TIMEOUT'
   | 'IDLE_TIMEOUT'
+  | 'TERMINATED'
   // target
   | 'TARGET_RESOLVE_FAILED'
   | 'TARGET_UNREACHABLE'

@@ -7,9 +7,11 @@ import { createLogger } from '../log/logger.js';
 import { GATEHOUSE_VERSION } from '../version.js';
 import { tuneProcess } from './process-tuning.js';
 import { checkPluginDir } from './plugin-check.js';
+import { sessionsCommand, terminateCommand } from './sessions-command.js';
 
 // Command line: `gatehouse serve --config FILE` runs the bastion; `gatehouse check --config FILE` validates
-// the configuration and loads every plugin; `gatehouse plugin check DIR` validates one plugin folder.
+// the configuration and loads every plugin; `gatehouse plugin check DIR` validates one plugin folder;
+// `gatehouse sessions` and `gatehouse terminate ID` talk to a running one through its control socket.
 // Signals are handled here and nowhere else.
 
 const USAGE = `Gatehouse ${GATEHOUSE_VERSION}, an SSH bastion with SPS-style plugins
@@ -19,6 +21,10 @@ Usage:
   gatehouse check [--config config.yaml]   validate the configuration and its plugins, then exit
   gatehouse plugin check DIR [--python /usr/bin/python3]
                                            validate a plugin folder (MANIFEST, entry point, hooks)
+  gatehouse sessions [--config config.yaml] [--json]
+                                           list the sessions of the running Gatehouse
+  gatehouse terminate SESSION_ID [--config config.yaml]
+                                           end a session; its user reads why, session_ended runs
   gatehouse --version
 
 Signals (serve): SIGHUP reloads config.yaml and plugins (the old configuration keeps serving when the new
@@ -31,6 +37,7 @@ async function main(argv: string[]): Promise<number> {
       config: { type: 'string', short: 'c', default: 'config.yaml' },
       python: { type: 'string', default: '/usr/bin/python3' },
       version: { type: 'boolean' },
+      json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -45,6 +52,9 @@ async function main(argv: string[]): Promise<number> {
     (report.ok ? process.stdout : process.stderr).write(`${report.lines.join('\n')}\n`);
     return report.ok ? 0 : 1;
   }
+  const io = { out: (t: string) => process.stdout.write(t), err: (t: string) => process.stderr.write(t) };
+  if (command === 'sessions' && positionals.length === 1) return sessionsCommand(loadConfigFile(values.config!).controlSocket, Boolean(values.json), io);
+  if (command === 'terminate' && positionals.length === 2) return terminateCommand(loadConfigFile(values.config!).controlSocket, positionals[1]!, io);
   if (values.help || !command || (command !== 'serve' && command !== 'check')) {
     process.stdout.write(`${USAGE}\n`);
     return values.help ? 0 : 2;

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { BastionError } from '../errors.js';
 import type { TargetSpec } from '../ssh/username.js';
 import { compileAllowRule, type AllowRule } from '../proxy/target-rules.js';
@@ -58,6 +58,8 @@ export interface Config {
   readonly keysDir: string;
   readonly pluginsDir: string;
   readonly stateDir: string;
+  /** Unix socket for `gatehouse sessions` / `gatehouse terminate` (default state_dir/control.sock). */
+  readonly controlSocket: string;
   readonly logLevel: LogLevel;
   readonly timeouts: {
     readonly proxyMs: number;
@@ -147,6 +149,7 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
     keysDir,
     pluginsDir: abs(raw.plugins_dir!),
     stateDir: abs(raw.state_dir!),
+    controlSocket: raw.control_socket ? abs(raw.control_socket) : join(abs(raw.state_dir!), 'control.sock'),
     logLevel: raw.log_level!,
     timeouts: {
       proxyMs: proxyMs * 1000,

@@ -94,6 +94,7 @@ export const configSchema = object({
   keys_dir: optional(string(), 'keys'),
   plugins_dir: optional(string(), 'plugins'),
   state_dir: optional(string(), 'data'),
+  control_socket: optional(string()),
   log_level: optional(oneOf(LOG_LEVELS), 'info'),
   timeouts: optional(object({
     proxy: optional(number({ min: 0.2, max: 86400 }), 600),

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Client as SshClient, Connection } from 'ssh2';
 import type { Policy } from '../config/config.js';
+import type { SessionSummary } from '../control/control-protocol.js';
 import type { BastionError } from '../errors.js';
 import type { JsonObject } from '../plugins/contract.js';
 import type { ResolvedTarget } from '../proxy/target-resolver.js';
@@ -23,7 +24,8 @@ const LINGER_MS = 10_000;
 export type SessionPhase = 'login' | 'active' | 'closing' | 'closed';
 
 export type CloseReason =
-  | 'logout' | 'denied' | 'client_gone' | 'client_timeout' | 'idle_timeout' | 'login_timeout' | 'target_closed' | 'shutdown' | 'error';
+  | 'logout' | 'denied' | 'client_gone' | 'client_timeout' | 'idle_timeout' | 'login_timeout' | 'target_closed' | 'terminated'
+  | 'shutdown' | 'error';
 
 export interface SessionHooks {
   readonly store: SessionStore;
@@ -107,6 +109,23 @@ export class Session implements SharedSessionState {
   idleMs(now: number): number {
     if (this.bytes.toTarget + this.bytes.toClient !== this.activeBytes) this.resetIdle(now);
     return now - this.activeAt;
+  }
+
+  /** What an administrator sees of this session (gatehouse sessions): no answers, no raw user name. */
+  summary(now: number): SessionSummary {
+    return {
+      session_id: this.id,
+      phase: this.phase,
+      client: `${this.client.ip}:${this.client.port}`,
+      policy: this.policy?.name ?? null,
+      target: this.target ? `${this.target.name}:${this.target.port}` : null,
+      server_user: this.serverUser ?? null,
+      gateway_user: this.gateway?.user ?? null,
+      started_at: new Date(this.startedAt).toISOString(),
+      idle_seconds: Math.floor(this.idleMs(now) / 1000),
+      bytes_to_target: this.bytes.toTarget,
+      bytes_to_client: this.bytes.toClient,
+    };
   }
 
   /** Counts idle time from `now` (at login: the questions asked are not idle time). */

@@ -1,0 +1,40 @@
+import { connect } from 'node:net';
+
+// What travels over the control socket: one JSON line each way, with snake_case names as in the
+// connection database (sessions.jsonl).
+
+export type ControlRequest = { readonly command: 'sessions' } | { readonly command: 'terminate'; readonly session_id: string };
+
+export interface SessionSummary {
+  readonly session_id: string;
+  readonly phase: string;
+  readonly client: string;
+  readonly policy: string | null;
+  readonly target: string | null;
+  readonly server_user: string | null;
+  readonly gateway_user: string | null;
+  readonly started_at: string;
+  readonly idle_seconds: number;
+  readonly bytes_to_target: number;
+  readonly bytes_to_client: number;
+}
+
+export type ControlReply = { readonly ok: true; readonly sessions: SessionSummary[] } | { readonly ok: false; readonly error: string };
+
+/** Sends one request to the control socket at `path` and returns the reply (rejects when nothing answers). */
+export function controlRequest(path: string, req: ControlRequest, timeoutMs = 10_000): Promise<ControlReply> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(path, () => sock.write(`${JSON.stringify(req)}\n`));
+    let text = '';
+    sock.setTimeout(timeoutMs, () => sock.destroy(new Error(`no answer on ${path} within ${timeoutMs} ms`)));
+    sock.on('data', (d: Buffer) => { text += d.toString('utf8'); });
+    sock.on('end', () => {
+      try {
+        resolve(JSON.parse(text) as ControlReply);
+      } catch {
+        reject(new Error(`garbled answer on ${path}`));
+      }
+    });
+    sock.on('error', reject);
+  });
+}
