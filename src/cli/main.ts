@@ -53,11 +53,15 @@ async function main(argv: string[]): Promise<number> {
     return report.ok ? 0 : 1;
   }
   const io = { out: (t: string) => process.stdout.write(t), err: (t: string) => process.stderr.write(t) };
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
   if (command === 'sessions' && positionals.length === 1) return sessionsCommand(loadConfigFile(values.config!).controlSocket, Boolean(values.json), io);
   if (command === 'terminate' && positionals.length === 2) return terminateCommand(loadConfigFile(values.config!).controlSocket, positionals[1]!, io);
-  if (values.help || !command || (command !== 'serve' && command !== 'check')) {
+  if (!command || (command !== 'serve' && command !== 'check')) {
     process.stdout.write(`${USAGE}\n`);
-    return values.help ? 0 : 2;
+    return 2;
   }
 
   const config = loadConfigFile(values.config!);
@@ -71,7 +75,13 @@ async function main(argv: string[]): Promise<number> {
 
   tuneProcess(config.gc);
   const app = await createApp(config, log);
-  await app.start();
+  try {
+    await app.start();
+  } catch (err) {
+    // What did start (the control socket, a listener, plugin runners) would keep the process from exiting.
+    await app.stop(0);
+    throw err;
+  }
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

@@ -26,8 +26,9 @@ export function controlRequest(path: string, req: ControlRequest, timeoutMs = 10
   return new Promise((resolve, reject) => {
     const sock = connect(path, () => sock.write(`${JSON.stringify(req)}\n`));
     let text = '';
+    sock.setEncoding('utf8');
     sock.setTimeout(timeoutMs, () => sock.destroy(new Error(`no answer on ${path} within ${timeoutMs} ms`)));
-    sock.on('data', (d: Buffer) => { text += d.toString('utf8'); });
+    sock.on('data', (d: string) => { text += d; });
     sock.on('end', () => {
       try {
         resolve(JSON.parse(text) as ControlReply);

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
@@ -12,6 +12,7 @@ import type { ControlReply, ControlRequest } from './control-protocol.js';
 
 const MAX_REQUEST = 4096;
 const REQUEST_DEADLINE_MS = 5_000;
+const MAX_CONNECTIONS = 16;
 /** sun_path is 108 bytes on Linux, with the terminating NUL. */
 const MAX_SOCKET_PATH = 107;
 
@@ -22,11 +23,18 @@ export class ControlServer {
 
   async listen(): Promise<void> {
     if (Buffer.byteLength(this.path) > MAX_SOCKET_PATH) {
-      throw new BastionError('CONFIG_INVALID', `control socket path ${this.path} is longer than the ${MAX_SOCKET_PATH} bytes a Unix socket takes: set control_socket to a shorter one`);
+      throw this.refuse(`is longer than the ${MAX_SOCKET_PATH} bytes a Unix socket takes: set control_socket to a shorter one`);
     }
-    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+    const dir = dirname(this.path);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // In a folder others may write to, someone else could put their own socket in its place.
+    const d = statSync(dir);
+    if ((d.mode & 0o022) !== 0 || (d.uid !== process.getuid?.() && d.uid !== 0)) {
+      throw this.refuse(`is in ${dir}, which other accounts may write to: use a folder only Gatehouse's account writes to, such as /run/gatehouse`);
+    }
     await this.clearStale();
     const server = createServer((sock) => this.serve(sock));
+    server.maxConnections = MAX_CONNECTIONS;
     // The socket file must never exist with looser permissions, not even between bind and chmod.
     const umask = process.umask(0o177);
     try {
@@ -51,51 +59,74 @@ export class ControlServer {
     this.server = undefined;
   }
 
-  /** A socket file left by a Gatehouse that did not stop cleanly is removed; one that answers is in use. */
+  private refuse(why: string): BastionError {
+    return new BastionError('CONFIG_INVALID', `control_socket ${this.path} ${why}`);
+  }
+
+  /** A socket left by a Gatehouse that did not stop cleanly is removed; one that answers is in use. */
   private async clearStale(): Promise<void> {
-    if (!existsSync(this.path)) return;
-    const inUse = await new Promise<boolean>((resolve) => {
-      const probe = connect(this.path, () => { probe.destroy(); resolve(true); });
-      probe.on('error', () => resolve(false));
+    let isSocket: boolean;
+    try {
+      isSocket = lstatSync(this.path).isSocket();
+    } catch {
+      return; // nothing there
+    }
+    if (!isSocket) throw this.refuse('exists and is not a socket: Gatehouse will not replace it');
+    const probe = await new Promise<string>((resolve) => {
+      const s = connect(this.path, () => { s.destroy(); resolve('answers'); });
+      s.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
     });
-    if (inUse) {
+    if (probe === 'answers') {
       throw new BastionError('CONTROL_SOCKET_IN_USE', `${this.path} belongs to a running Gatehouse: give this one its own state_dir or control_socket`);
     }
+    if (probe !== 'ECONNREFUSED') throw this.refuse(`cannot be checked (${probe}): remove it if no Gatehouse uses it`);
     unlinkSync(this.path);
   }
 
   private serve(sock: Socket): void {
     let text = '';
-    const reply = (r: ControlReply): void => { sock.end(`${JSON.stringify(r)}\n`); };
+    const reply = (r: ControlReply): void => {
+      sock.removeAllListeners('data');
+      sock.end(`${JSON.stringify(r)}\n`);
+    };
+    sock.setEncoding('utf8');
     sock.setTimeout(REQUEST_DEADLINE_MS, () => sock.destroy());
     sock.on('error', () => undefined);
-    sock.on('data', (d: Buffer) => {
-      text += d.toString('utf8');
-      if (text.length > MAX_REQUEST) return reply({ ok: false, error: 'request too long' });
+    sock.on('data', (d: string) => {
+      text += d;
       const nl = text.indexOf('\n');
-      if (nl < 0) return;
-      sock.removeAllListeners('data');
-      let req: ControlRequest;
+      if (nl < 0) {
+        if (text.length > MAX_REQUEST) reply({ ok: false, error: 'request too long' });
+        return;
+      }
+      let req: unknown;
       try {
-        req = JSON.parse(text.slice(0, nl)) as ControlRequest;
+        req = JSON.parse(text.slice(0, nl));
       } catch {
         return reply({ ok: false, error: 'not JSON' });
       }
-      reply(this.handle(req));
+      try {
+        reply(this.handle(req));
+      } catch (err) {
+        this.log.error({ event: 'control.error', err: (err as Error).message }, 'control request failed');
+        reply({ ok: false, error: 'internal error' });
+      }
     });
   }
 
-  private handle(req: ControlRequest): ControlReply {
+  private handle(req: unknown): ControlReply {
+    if (typeof req !== 'object' || req === null) return { ok: false, error: 'a request is a JSON object' };
+    const r = req as Partial<ControlRequest> & { session_id?: unknown };
     const now = Date.now();
-    if (req.command === 'sessions') return { ok: true, sessions: this.registry.list().map((s) => s.summary(now)) };
-    if (req.command === 'terminate') {
-      const s = this.registry.list().find((x) => x.id === req.session_id);
-      if (!s) return { ok: false, error: `no session ${String(req.session_id)}` };
+    if (r.command === 'sessions') return { ok: true, sessions: this.registry.list().map((s) => s.summary(now)) };
+    if (r.command === 'terminate') {
+      const s = this.registry.list().find((x) => x.id === r.session_id);
+      if (!s || s.closed) return { ok: false, error: `no session ${String(r.session_id)}` };
       this.log.warn({ event: 'control.terminate', sid: s.id }, 'session terminated by an administrator');
       void s.close('terminated', new BastionError('TERMINATED', 'terminated through the control socket',
         { userMessage: 'Session terminated by an administrator.' }));
       return { ok: true, sessions: [s.summary(now)] };
     }
-    return { ok: false, error: `unknown command ${JSON.stringify((req as { command?: unknown }).command)}` };
+    return { ok: false, error: `unknown command ${JSON.stringify(r.command)}` };
   }
 }

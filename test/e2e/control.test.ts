@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -40,7 +41,7 @@ describe('control socket: gatehouse sessions and terminate', () => {
     scenario = await startScenario([{ alias: 'tgt', plugin: { expect: { token: SECRET } } }]);
     ({ sshd, gh } = scenario);
     // A logged-in user, with the answer to the plugin's question pre-given in the user name.
-    running = runSsh({ port: gh.port, knownHosts: gh.knownHosts, login: `token=${SECRET}@${sshd.user}@tgt`, command: 'sleep 15', timeoutMs: 30_000 });
+    running = runSsh({ port: gh.port, knownHosts: gh.knownHosts, login: `token=${SECRET}@${sshd.user}@tgt`, command: 'sleep 300', timeoutMs: 120_000 });
     await gh.waitFor('the session to be active', () => gh.logs.some((l) => l.event === 'session.active'));
     sid = gh.logs.find((l) => l.event === 'session.active')!.sid!;
   });
@@ -90,15 +91,48 @@ describe('control socket: gatehouse sessions and terminate', () => {
     }
   });
 
-  test('a second Gatehouse on the same state_dir does not take the socket over', async () => {
-    const sink = new Writable({ write: (_c, _e, cb) => cb() });
-    const second = await createApp(loadConfigFile(gh.configFile), createLogger('fatal', sink));
+  /** Starts a second Gatehouse on the same folder (so the same state_dir), with more config.yaml lines. */
+  async function startSecond(moreYaml = ''): Promise<void> {
+    const file = join(gh.dir, 'second.yaml');
+    writeFileSync(file, `${readFileSync(gh.configFile, 'utf8')}${moreYaml}`);
+    const second = await createApp(loadConfigFile(file), createLogger('fatal', new Writable({ write: (_c, _e, cb) => cb() })));
     try {
-      await assert.rejects(second.start(), (err: unknown) => err instanceof BastionError && err.code === 'CONTROL_SOCKET_IN_USE' && /control\.sock/.test(err.message));
+      await second.start();
     } finally {
       await second.stop(1_000);
     }
+  }
+
+  test('a second Gatehouse on the same state_dir does not take the socket over', async () => {
+    await assert.rejects(startSecond(), (err: unknown) => err instanceof BastionError && err.code === 'CONTROL_SOCKET_IN_USE' && /control\.sock/.test(err.message));
     assert.equal((await cli('sessions', '--config', gh.configFile)).code, 0, 'the first one still answers');
+  });
+
+  test('a control_socket path that is a file, or in a folder others may write to, is refused and left alone', async () => {
+    const file = join(gh.dir, 'not-a-socket');
+    writeFileSync(file, 'keep me');
+    await assert.rejects(startSecond(`control_socket: ${file}\n`), /not-a-socket exists and is not a socket/);
+    assert.equal(readFileSync(file, 'utf8'), 'keep me');
+    const open = join(gh.dir, 'open');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    await assert.rejects(startSecond(`control_socket: ${join(open, 'c.sock')}\n`), /which other accounts may write to/);
+  });
+
+  test('null, garbage and endless requests get an error, and Gatehouse keeps serving', async () => {
+    const send = (text: string): Promise<string> => new Promise((resolve) => {
+      const s = connect(gh.app.runtime().config.controlSocket, () => s.write(text));
+      let got = '';
+      s.setEncoding('utf8');
+      s.on('data', (d: string) => { got += d; });
+      s.on('close', () => resolve(got));
+      s.on('error', () => undefined);
+    });
+    assert.match(await send('null\n'), /"ok":false,"error":"a request is a JSON object"/);
+    assert.match(await send('{"command": 1}\n'), /"ok":false,"error":"unknown command 1"/);
+    assert.match(await send('this is not json\n'), /"ok":false,"error":"not JSON"/);
+    assert.match(await send('x'.repeat(10_000)), /"ok":false,"error":"request too long"/);
+    assert.equal((await cli('sessions', '--config', gh.configFile)).code, 0);
   });
 
   test('gatehouse terminate ends the session: the user reads why, session_ended runs', async () => {
