@@ -50,6 +50,8 @@ export interface Policy {
   readonly x11Forwarding: boolean;
   /** A session without data either way for this long is ended; 0: never. */
   readonly idleTimeoutMs: number;
+  /** Whether terminal sessions (those with a pty) are recorded as asciicast files in recordings_dir. */
+  readonly recordSessions: boolean;
 }
 
 export interface Config {
@@ -60,6 +62,8 @@ export interface Config {
   readonly stateDir: string;
   /** Unix socket for `gatehouse sessions` / `gatehouse terminate` (default state_dir/control.sock). */
   readonly controlSocket: string;
+  /** Where session recordings go, one folder per day (default state_dir/recordings). */
+  readonly recordingsDir: string;
   readonly logLevel: LogLevel;
   readonly timeouts: {
     readonly proxyMs: number;
@@ -150,6 +154,7 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
     pluginsDir: abs(raw.plugins_dir!),
     stateDir: abs(raw.state_dir!),
     controlSocket: raw.control_socket ? abs(raw.control_socket) : join(abs(raw.state_dir!), 'control.sock'),
+    recordingsDir: raw.recordings_dir ? abs(raw.recordings_dir) : join(abs(raw.state_dir!), 'recordings'),
     logLevel: raw.log_level!,
     timeouts: {
       proxyMs: proxyMs * 1000,
@@ -249,6 +254,7 @@ function resolvePolicy(
     agentForwarding: p.allow_agent_forwarding ?? false,
     x11Forwarding: p.allow_x11_forwarding ?? false,
     idleTimeoutMs: (p.idle_timeout ?? 0) * 1000,
+    recordSessions: p.record_sessions ?? false,
   };
 }
 

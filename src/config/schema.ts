@@ -87,6 +87,7 @@ const policy = object({
   allow_agent_forwarding: optional(boolean(), false),
   allow_x11_forwarding: optional(boolean(), false),
   idle_timeout: optional(number({ min: 0, max: 30 * 86400 }), 0),
+  record_sessions: optional(boolean(), false),
 });
 
 export const configSchema = object({
@@ -95,6 +96,7 @@ export const configSchema = object({
   plugins_dir: optional(string(), 'plugins'),
   state_dir: optional(string(), 'data'),
   control_socket: optional(string()),
+  recordings_dir: optional(string()),
   log_level: optional(oneOf(LOG_LEVELS), 'info'),
   timeouts: optional(object({
     proxy: optional(number({ min: 0.2, max: 86400 }), 600),

@@ -5,6 +5,7 @@ import type {
 } from 'ssh2';
 import type { Session } from '../session/session.js';
 import { openOnTarget } from './forward-relay.js';
+import { Recording } from '../store/recording.js';
 import { byteCounters, flushed, ignore, Pump } from './streams.js';
 
 // Carries one client "session" channel to a new session channel on the target: pty-req (term, size, modes)
@@ -43,6 +44,7 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
   let agent = false;
   let x11: X11Request | undefined;
   let clientChannel: ServerChannel | undefined;
+  let recording: Recording | undefined;
 
   session.on('pty', (ok, no, info) => {
     if (started) return no?.();
@@ -76,6 +78,7 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
   session.on('window-change', (ok, _no, info) => {
     if (up) up.setWindow(info.rows, info.cols, info.height, info.width);
     else window = info;
+    recording?.resize(info.cols, info.rows);
     ok?.();
   });
   session.on('signal', (ok, no, info) => {
@@ -114,7 +117,21 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
     clientChannel = client;
     client.on('error', ignore);
     client.stderr.on('error', ignore);
-    s.log.info({ event: 'channel.open', ch: id, type: kind, ...detail, pty: pty ? pty.term : undefined }, 'channel open');
+    // Terminal sessions only: their output is what a person saw; exec without a pty and file transfers are
+    // data, covered by the channel log and the connection database.
+    if (pty && s.policy?.recordSessions && (kind === 'shell' || kind === 'exec')) {
+      try {
+        recording = startRecording(s, id, pty, detail?.['command'], window);
+      } catch (err) {
+        // The policy asks for a record: without one, the channel is not opened (fail closed).
+        s.log.error({ event: 'recording.failed', ch: id, err: (err as Error).message }, 'session recording could not be started; channel refused');
+        client.stderr.write('gatehouse: this session must be recorded, and the recording could not be started.\r\n');
+        client.exit(1);
+        client.end();
+        return;
+      }
+    }
+    s.log.info({ event: 'channel.open', ch: id, type: kind, ...detail, pty: pty ? pty.term : undefined, recording: recording?.path }, 'channel open');
     const done = new Promise<void>((resolve) => {
       const opened: Opened = (err, ch) => {
         if (err) {
@@ -122,18 +139,20 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
           client.stderr.write(`gatehouse: the server refused the request: ${err.message}\r\n`);
           client.exit(1);
           client.end();
+          void recording?.close();
           resolve();
           return;
         }
         if (clientGone) {
           // The client closed its channel while the target's was opening: do not leave the command running.
           ch.close();
+          void recording?.close();
           resolve();
           return;
         }
         up = ch;
         if (window) ch.setWindow(window.rows, window.cols, window.height, window.width);
-        relay(s, id, kind, client, ch).then(resolve, resolve);
+        relay(s, id, kind, client, ch, recording).then(resolve, resolve);
       };
       openOnTarget(open, opened);
     });
@@ -154,14 +173,24 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
   });
 }
 
-async function relay(s: Session, id: number, kind: string, client: ServerChannel, up: ClientChannel): Promise<void> {
+function startRecording(s: Session, id: number, pty: PseudoTtyInfo, command: string | undefined, window: WindowChangeInfo | undefined): Recording {
+  const r = new Recording({
+    dir: s.runtime.config.recordingsDir, sessionId: s.id, channel: id, term: pty.term,
+    cols: window?.cols ?? pty.cols, rows: window?.rows ?? pty.rows, ...(command !== undefined ? { command } : {}),
+    onError: (err) => s.log.error({ event: 'recording.failed', ch: id, err: err.message }, 'session recording stopped: it is incomplete'),
+  });
+  s.recordings.push(r.path);
+  return r;
+}
+
+async function relay(s: Session, id: number, kind: string, client: ServerChannel, up: ClientChannel, recording: Recording | undefined): Promise<void> {
   const counters = { toTarget: 0, toClient: 0 };
   let exit: ExitInfo | undefined;
   up.on('error', ignore);
   up.stderr.on('error', ignore);
   const count = byteCounters(counters, s.bytes);
   // The client's EOF becomes the target's EOF; the target's ends the client's channel after exit-status (below).
-  const pumps = [new Pump(client, up, count.toTarget, true), new Pump(up, client, count.toClient, false), new Pump(up.stderr, client.stderr, count.toClient, false)];
+  const pumps = [new Pump(client, up, count.toTarget, true), new Pump(up, client, count.toClient, false, recording), new Pump(up.stderr, client.stderr, count.toClient, false)];
 
   const exited = new Promise<void>((resolve) => {
     up.on('exit', (code: number | null, signal?: string, coreDumped?: boolean, message?: string) => {
@@ -187,6 +216,7 @@ async function relay(s: Session, id: number, kind: string, client: ServerChannel
     for (const p of pumps) p.stop();
     up.close();
   }
+  await recording?.close(); // the channel's close is logged once its recording is complete
   s.log.info({ event: 'channel.close', ch: id, type: kind, by, exit: exit && ('code' in exit ? exit.code : exit.signal), bytesToTarget: counters.toTarget, bytesToClient: counters.toClient }, 'channel closed');
 }
 

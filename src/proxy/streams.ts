@@ -22,18 +22,28 @@ export function flushed(w: Writable): Promise<void> {
   return new Promise((resolve) => w.write(Buffer.alloc(0), () => resolve()));
 }
 
+/** A second reader of a pump's data (a session recording): false asks the pump to wait for its 'drain'. */
+export interface Tap {
+  write(chunk: Buffer): boolean;
+  once(event: 'drain', fn: () => void): unknown;
+}
+
 /**
  * Copies one stream into another with backpressure and counts the bytes: what `src.pipe(dst)` does, with the
  * reader paused while the writer's buffer is full. A proxied session holds three of these for as long as it
  * lives, and pipe() costs about a kilobyte each in listeners and closures; this holds two listeners.
  */
 export class Pump {
+  /** Buffers (dst, tap) that must drain before the reader resumes. */
+  private waiting = 0;
+
   constructor(
     private readonly src: Readable,
     private readonly dst: Writable,
     private readonly count: (bytes: number) => void,
     /** Ends `dst` when `src` ends (the client's EOF becomes the target's EOF). */
     endDst: boolean,
+    private readonly tap?: Tap,
   ) {
     src.on('data', this.onData);
     if (endDst) src.once('end', this.onEnd);
@@ -49,13 +59,18 @@ export class Pump {
   private readonly onData = (chunk: Buffer): void => {
     this.count(chunk.length);
     if (!this.dst.write(chunk)) {
-      this.src.pause();
+      this.waiting++;
       this.dst.once('drain', this.onDrain);
     }
+    if (this.tap && !this.tap.write(chunk)) {
+      this.waiting++;
+      this.tap.once('drain', this.onDrain);
+    }
+    if (this.waiting > 0) this.src.pause();
   };
 
   private readonly onDrain = (): void => {
-    this.src.resume();
+    if (--this.waiting === 0) this.src.resume();
   };
 
   private readonly onEnd = (): void => {

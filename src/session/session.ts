@@ -50,6 +50,8 @@ export class Session implements SharedSessionState {
   gateway: { user: string; groups: string[] } | undefined;
   upstream: SshClient | undefined;
   readonly bytes = { toTarget: 0, toClient: 0 };
+  /** Files this session's terminal channels were recorded to. */
+  readonly recordings: string[] = [];
 
   /** Bytes relayed when the idle sweep last saw them change, and when (see idleMs). */
   private activeBytes = 0;
@@ -187,6 +189,7 @@ export class Session implements SharedSessionState {
         end_code: error?.code ?? null,
         bytes_to_target: this.bytes.toTarget,
         bytes_to_client: this.bytes.toClient,
+        recordings: this.recordings,
       });
     } catch (err) {
       this.log.error({ event: 'store.error', err }, 'could not record the session');

@@ -25,6 +25,8 @@ export interface SessionRecord {
   readonly end_code: string | null;
   readonly bytes_to_target: number;
   readonly bytes_to_client: number;
+  /** asciicast files of the session's terminal channels (policy record_sessions). */
+  readonly recordings: readonly string[];
 }
 
 export interface SessionStore {

@@ -121,6 +121,17 @@ describe('config.yaml', () => {
     assert.match(fails(`${base}${POLICY}    idle_timeout: -5\n`), /policies\.0\.idle_timeout:/);
   });
 
+  test('record_sessions: off by default; recordings in state_dir/recordings unless recordings_dir says otherwise', () => {
+    const base = `listen: ["0.0.0.0:2222"]\n`;
+    const plain = parseConfig(`${base}${POLICY}`, FILE);
+    assert.equal(plain.policies[0]!.recordSessions, false);
+    assert.equal(plain.recordingsDir, '/etc/gatehouse/data/recordings');
+    const on = parseConfig(`${base}recordings_dir: /var/lib/gatehouse/casts\n${POLICY}    record_sessions: true\n`, FILE);
+    assert.equal(on.policies[0]!.recordSessions, true);
+    assert.equal(on.recordingsDir, '/var/lib/gatehouse/casts');
+    assert.match(fails(`${base}${POLICY}    record_sessions: sometimes\n`), /policies\.0\.record_sessions:/);
+  });
+
   test('allow_agent_forwarding and allow_x11_forwarding: off unless a policy turns them on', () => {
     for (const [key, field] of [['allow_agent_forwarding', 'agentForwarding'], ['allow_x11_forwarding', 'x11Forwarding']] as const) {
       const allowed = (v: string | undefined) => parseConfig(`listen: ["0.0.0.0:2222"]\n${POLICY}${v === undefined ? '' : `    ${key}: ${v}\n`}`, FILE).policies[0]![field];
