@@ -117,21 +117,21 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
     clientChannel = client;
     client.on('error', ignore);
     client.stderr.on('error', ignore);
+    s.log.info({ event: 'channel.open', ch: id, type: kind, ...detail, pty: pty ? pty.term : undefined }, 'channel open');
     // Terminal sessions only: their output is what a person saw; exec without a pty and file transfers are
     // data, covered by the channel log and the connection database.
-    if (pty && s.policy?.recordSessions && (kind === 'shell' || kind === 'exec')) {
-      try {
-        recording = startRecording(s, id, pty, detail?.['command'], window);
-      } catch (err) {
-        // The policy asks for a record: without one, the channel is not opened (fail closed).
-        s.log.error({ event: 'recording.failed', ch: id, err: (err as Error).message }, 'session recording could not be started; channel refused');
-        client.stderr.write('gatehouse: this session must be recorded, and the recording could not be started.\r\n');
-        client.exit(1);
-        client.end();
-        return;
-      }
-    }
-    s.log.info({ event: 'channel.open', ch: id, type: kind, ...detail, pty: pty ? pty.term : undefined, recording: recording?.path }, 'channel open');
+    const record = pty !== undefined && Boolean(s.policy?.recordSessions) && (kind === 'shell' || kind === 'exec');
+    // The policy asks for a record: without one, nothing runs (fail closed), before or during the channel.
+    const refuse = (message: string): void => {
+      client.stderr.write(`gatehouse: ${message}\r\n`);
+      if (up) return void up.close(); // the relay delivers what is left, then ends the client's channel
+      client.exit(1);
+      client.end();
+    };
+    const onRecordingError = (err: Error): void => {
+      s.log.error({ event: 'recording.failed', ch: id, err: err.message }, 'session recording failed; channel closed');
+      refuse('the session recording failed; this channel is closed.');
+    };
     const done = new Promise<void>((resolve) => {
       const opened: Opened = (err, ch) => {
         if (err) {
@@ -154,7 +154,16 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
         if (window) ch.setWindow(window.rows, window.cols, window.height, window.width);
         relay(s, id, kind, client, ch, recording).then(resolve, resolve);
       };
-      openOnTarget(open, opened);
+      if (!record) return openOnTarget(open, opened);
+      startRecording(s, id, pty!, detail?.['command'], window, onRecordingError).then((r) => {
+        recording = r;
+        s.log.info({ event: 'recording.start', ch: id, path: r.path }, 'recording the channel');
+        openOnTarget(open, opened);
+      }, (err: Error) => {
+        s.log.error({ event: 'recording.failed', ch: id, err: err.message }, 'session recording could not be started; channel refused');
+        refuse('this session must be recorded, and the recording could not be started.');
+        resolve();
+      });
     });
     s.trackChannel(done);
   };
@@ -173,11 +182,12 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
   });
 }
 
-function startRecording(s: Session, id: number, pty: PseudoTtyInfo, command: string | undefined, window: WindowChangeInfo | undefined): Recording {
-  const r = new Recording({
+async function startRecording(
+  s: Session, id: number, pty: PseudoTtyInfo, command: string | undefined, window: WindowChangeInfo | undefined, onError: (err: Error) => void,
+): Promise<Recording> {
+  const r = await Recording.open({
     dir: s.runtime.config.recordingsDir, sessionId: s.id, channel: id, term: pty.term,
-    cols: window?.cols ?? pty.cols, rows: window?.rows ?? pty.rows, ...(command !== undefined ? { command } : {}),
-    onError: (err) => s.log.error({ event: 'recording.failed', ch: id, err: err.message }, 'session recording stopped: it is incomplete'),
+    cols: window?.cols ?? pty.cols, rows: window?.rows ?? pty.rows, ...(command !== undefined ? { command } : {}), onError,
   });
   s.recordings.push(r.path);
   return r;

@@ -36,6 +36,7 @@ export interface Tap {
 export class Pump {
   /** Buffers (dst, tap) that must drain before the reader resumes. */
   private waiting = 0;
+  private stopped = false;
 
   constructor(
     private readonly src: Readable,
@@ -51,6 +52,7 @@ export class Pump {
 
   /** Stops copying (the writer is gone). */
   stop(): void {
+    this.stopped = true;
     this.src.off('data', this.onData);
     this.src.off('end', this.onEnd);
     this.dst.off('drain', this.onDrain);
@@ -70,7 +72,7 @@ export class Pump {
   };
 
   private readonly onDrain = (): void => {
-    if (--this.waiting === 0) this.src.resume();
+    if (--this.waiting === 0 && !this.stopped) this.src.resume();
   };
 
   private readonly onEnd = (): void => {

@@ -20,6 +20,8 @@ import type { SharedSessionState } from './plugin-client.js';
 
 /** How long a closed session's sockets may take to send what is queued before they are cut. */
 const LINGER_MS = 10_000;
+/** How long close() waits for the channel relays (and their recordings) to finish. */
+const CHANNELS_MS = 2_000;
 
 export type SessionPhase = 'login' | 'active' | 'closing' | 'closed';
 
@@ -165,6 +167,9 @@ export class Session implements SharedSessionState {
     const lingerMs = reason === 'client_timeout' ? 0 : LINGER_MS;
     if (this.upstream) endConnection(this.upstream, LINGER_MS);
     endConnection(this.conn, lingerMs);
+    // Ending the connections closes their channels; let the relays finish (and recordings be complete)
+    // before session_ended, so that a shutdown's exit does not cut them short.
+    await this.channelsDone(CHANNELS_MS);
     // spec 11.15: session_ended once for every plugin that took part.
     await Promise.all([this.aa, this.credstore].filter((p) => p?.tookPart).map((p) => p!.sessionEnded(hookTimeoutMs)));
     const now = Date.now();

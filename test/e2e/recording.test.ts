@@ -59,7 +59,8 @@ describe('session recording', () => {
       t.type('echo recorded-$((6*7))\r');
       at = await t.waitFor(/recorded-42\r\n/, at);
       // Echo off before the prompt shows, as for a password: what is typed now is never displayed.
-      t.type('stty -echo; printf "Secret: "; read secret; stty echo; echo; echo got-${#secret}\r');
+      // The prompt is printed in pieces, so that the shell's echo of this command line does not match it.
+      t.type('stty -echo; printf "Sec%s: " ret; read secret; stty echo; echo; echo got-${#secret}\r');
       at = await t.waitFor(/Secret: /, at);
       t.type(`${TYPED_SECRET}\r`);
       at = await t.waitFor(/got-13\r\n/, at);
@@ -75,8 +76,7 @@ describe('session recording', () => {
     assert.ok(!t.transcript.includes(TYPED_SECRET), 'the terminal did not show the secret');
     const sid = lastSid();
     await gh.waitFor('the channel to close', () => gh.logs.some((l) => l.event === 'channel.close' && l.sid === sid));
-    const open = gh.logs.find((l) => l.event === 'channel.open' && l.sid === sid)!;
-    const path = String(open['recording']);
+    const path = String(gh.logs.find((l) => l.event === 'recording.start' && l.sid === sid)!['path']);
     assert.match(path, new RegExp(`/data/recordings/\\d{4}-\\d{2}-\\d{2}/${sid}-\\d+\\.cast$`));
     assert.deepEqual((await recordOf(sid))['recordings'], [path]);
 

@@ -16,7 +16,7 @@ function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
 }
 
 test('a character split between two chunks is recorded whole', () => withDir(async (dir) => {
-  const r = new Recording({ dir, sessionId: 's', channel: 1, cols: 80, rows: 24, term: 'xterm', onError: () => assert.fail('no error') });
+  const r = await Recording.open({ dir, sessionId: 's', channel: 1, cols: 80, rows: 24, term: 'xterm', onError: () => assert.fail('no error') });
   const euro = Buffer.from('price: 5 €\r\n');
   r.write(euro.subarray(0, euro.length - 3));
   r.write(euro.subarray(euro.length - 3));
@@ -29,7 +29,7 @@ test('a character split between two chunks is recorded whole', () => withDir(asy
 
 test('a recording whose file fails: told once, and writes and drains go on so the session is not stalled', () => withDir(async (dir) => {
   const errors: string[] = [];
-  const r = new Recording({ dir, sessionId: 's', channel: 2, cols: 80, rows: 24, term: 'xterm', onError: (e) => errors.push(e.message) });
+  const r = await Recording.open({ dir, sessionId: 's', channel: 2, cols: 80, rows: 24, term: 'xterm', onError: (e: Error) => errors.push(e.message) });
   (r as unknown as { out: PassThrough }).out.destroy(new Error('disk full'));
   for (let i = 0; i < 100 && errors.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
   assert.deepEqual(errors, ['disk full']);
