@@ -6,6 +6,7 @@ import { BastionError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import { GATEHOUSE_VERSION } from '../version.js';
 import { tuneProcess } from './process-tuning.js';
+import { LOW_FILE_LIMIT, openFileLimit, sessionsWithin } from './file-limit.js';
 import { checkPluginDir } from './plugin-check.js';
 import { sessionsCommand, terminateCommand } from './sessions-command.js';
 
@@ -81,6 +82,11 @@ async function main(argv: string[]): Promise<number> {
     // What did start (the control socket, a listener, plugin runners) would keep the process from exiting.
     await app.stop(0);
     throw err;
+  }
+  const files = openFileLimit();
+  if (files !== undefined && files < LOW_FILE_LIMIT) {
+    log.warn({ event: 'process.file_limit', limit: files, sessions: sessionsWithin(files) },
+      `the open-file limit (${files}) leaves room for about ${sessionsWithin(files)} sessions, two sockets each: raise it (systemd LimitNOFILE=65536, or ulimit -n before starting)`);
   }
   let stopping = false;
   const stop = (signal: string): void => {

@@ -46,7 +46,8 @@ describe('gatehouse serve with the shipped config.yaml', () => {
       .replace('0.0.0.0:2222', `127.0.0.1:${port}`)
       .replaceAll('2022', String(demoPort));
     writeFileSync(join(dir, 'config.yaml'), configText);
-    child = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'cli', 'main.js'), 'serve', '--config', join(dir, 'config.yaml')], {
+    // With the soft open-file limit many distributions give services, which start-up warns about.
+    child = spawn('sh', ['-c', 'ulimit -n 1024 && exec "$0" "$@"', process.execPath, join(ROOT, 'dist', 'src', 'cli', 'main.js'), 'serve', '--config', join(dir, 'config.yaml')], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
@@ -67,6 +68,13 @@ describe('gatehouse serve with the shipped config.yaml', () => {
     assert.equal(r.prompts.length, 1);
     assert.match(r.prompts[0]!, /Demo token \(hint: gatehouse\): $/);
     await waitLog((l) => l.event === 'plugin.output' && /^Session ended; session_id='[0-9a-f-]+', session_details='accepted_after=1,cnt=1'$/.test(String(l.msg)), 'session_ended output');
+  });
+
+  test('a low open-file limit is reported at start-up with the number of sessions it allows and the fix', async () => {
+    const warning = await waitLog((l) => l.event === 'process.file_limit', 'file limit warning');
+    assert.equal(warning['limit'], 1024);
+    assert.equal(warning['sessions'], 480);
+    assert.match(String(warning.msg), /LimitNOFILE/);
   });
 
   test('the demo shell runs no real program', async () => {
