@@ -13,8 +13,9 @@ import { SshServer } from './ssh/server.js';
 import { cryptoBindingAvailable } from './ssh/protocol-extras.js';
 import { JsonlSessionStore, type SessionStore } from './store/session-store.js';
 
-// The composition root: builds the runtime snapshot, the session store and registry, the SSH server and the
-// demo target, and owns start, reload and a deadline-bound stop. Signals are wired in cli/main.ts only.
+// The composition root: builds the runtime snapshot, the session store and registry, the SSH server, the
+// control socket, the idle sweep and the demo target, and owns start, reload and a deadline-bound stop.
+// Signals are wired in cli/main.ts only.
 
 /** How often idle sessions are looked for: an idle_timeout is kept to within this. */
 const IDLE_SWEEP_MS = 1_000;

@@ -8,7 +8,7 @@ import { GATEHOUSE_VERSION } from '../version.js';
 import { tuneProcess } from './process-tuning.js';
 import { LOW_FILE_LIMIT, openFileLimit, sessionsWithin } from './file-limit.js';
 import { checkPluginDir } from './plugin-check.js';
-import { sessionsCommand, terminateCommand } from './sessions-command.js';
+import { sessionsCommand, terminateCommand } from './control-commands.js';
 
 // Command line: `gatehouse serve --config FILE` runs the bastion; `gatehouse check --config FILE` validates
 // the configuration and loads every plugin; `gatehouse plugin check DIR` validates one plugin folder;

@@ -4,7 +4,8 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { BastionError } from '../errors.js';
 import type { SessionRegistry } from '../session/registry.js';
-import type { ControlReply, ControlRequest } from './control-protocol.js';
+import type { Session } from '../session/session.js';
+import type { ControlReply, ControlRequest, SessionSummary } from './control-protocol.js';
 
 // The administrators' way in to a running Gatehouse: a Unix socket (mode 0600, so only the account Gatehouse
 // runs as, and root, can use it) answering one JSON request per connection: list the sessions, or end one.
@@ -118,15 +119,32 @@ export class ControlServer {
     if (typeof req !== 'object' || req === null) return { ok: false, error: 'a request is a JSON object' };
     const r = req as Partial<ControlRequest> & { session_id?: unknown };
     const now = Date.now();
-    if (r.command === 'sessions') return { ok: true, sessions: this.registry.list().map((s) => s.summary(now)) };
+    if (r.command === 'sessions') return { ok: true, sessions: this.registry.list().map((s) => summary(s, now)) };
     if (r.command === 'terminate') {
       const s = this.registry.list().find((x) => x.id === r.session_id);
       if (!s || s.closed) return { ok: false, error: `no session ${String(r.session_id)}` };
       this.log.warn({ event: 'control.terminate', sid: s.id }, 'session terminated by an administrator');
       void s.close('terminated', new BastionError('TERMINATED', 'terminated through the control socket',
         { userMessage: 'Session terminated by an administrator.' }));
-      return { ok: true, sessions: [s.summary(now)] };
+      return { ok: true, sessions: [summary(s, now)] };
     }
     return { ok: false, error: `unknown command ${JSON.stringify(r.command)}` };
   }
+}
+
+/** What an administrator sees of a session: no answers, no raw user name (it may carry pre-answers). */
+function summary(s: Session, now: number): SessionSummary {
+  return {
+    session_id: s.id,
+    phase: s.phase,
+    client: `${s.client.ip}:${s.client.port}`,
+    policy: s.policy?.name ?? null,
+    target: s.target ? `${s.target.name}:${s.target.port}` : null,
+    server_user: s.serverUser ?? null,
+    gateway_user: s.gateway?.user ?? null,
+    started_at: new Date(s.startedAt).toISOString(),
+    idle_seconds: Math.floor(s.idleMs(now) / 1000),
+    bytes_to_target: s.bytes.toTarget,
+    bytes_to_client: s.bytes.toClient,
+  };
 }

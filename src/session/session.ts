@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Client as SshClient, Connection } from 'ssh2';
 import type { Policy } from '../config/config.js';
-import type { SessionSummary } from '../control/control-protocol.js';
 import type { BastionError } from '../errors.js';
 import type { JsonObject } from '../plugins/contract.js';
 import type { ResolvedTarget } from '../proxy/target-resolver.js';
 import type { Runtime } from '../runtime.js';
-import { BY_APPLICATION, CONNECTION_LOST, disconnectWith, endConnection } from '../ssh/protocol-extras.js';
+import { endConnection } from '../ssh/connection-end.js';
+import { BY_APPLICATION, CONNECTION_LOST, disconnectWith } from '../ssh/protocol-extras.js';
 import type { SessionStore } from '../store/session-store.js';
 import type { AaClient } from './aa-client.js';
 import type { CredstoreClient } from './credstore-client.js';
@@ -15,7 +15,8 @@ import type { SharedSessionState } from './plugin-client.js';
 
 // One Session per client connection, from TCP accept to the last byte. It moves through explicit phases,
 // carries a child logger that gains `user` and `target` as they become known, and ends through one idempotent
-// close(reason) that every path takes: logout, deny, plugin failure, client gone, target gone, shutdown.
+// close(reason) that every path takes: logout, deny, plugin failure, client gone or silent, target gone or
+// silent, idle timeout, an administrator's terminate, shutdown.
 // close() runs session_ended exactly once for every plugin that took part.
 
 /** How long a closed session's sockets may take to send what is queued before they are cut. */
@@ -27,7 +28,7 @@ export type SessionPhase = 'login' | 'active' | 'closing' | 'closed';
 
 export type CloseReason =
   | 'logout' | 'denied' | 'client_gone' | 'client_timeout' | 'idle_timeout' | 'login_timeout' | 'target_closed' | 'terminated'
-  | 'shutdown' | 'error';
+  | 'shutdown';
 
 export interface SessionHooks {
   readonly store: SessionStore;
@@ -115,23 +116,6 @@ export class Session implements SharedSessionState {
     return now - this.activeAt;
   }
 
-  /** What an administrator sees of this session (gatehouse sessions): no answers, no raw user name. */
-  summary(now: number): SessionSummary {
-    return {
-      session_id: this.id,
-      phase: this.phase,
-      client: `${this.client.ip}:${this.client.port}`,
-      policy: this.policy?.name ?? null,
-      target: this.target ? `${this.target.name}:${this.target.port}` : null,
-      server_user: this.serverUser ?? null,
-      gateway_user: this.gateway?.user ?? null,
-      started_at: new Date(this.startedAt).toISOString(),
-      idle_seconds: Math.floor(this.idleMs(now) / 1000),
-      bytes_to_target: this.bytes.toTarget,
-      bytes_to_client: this.bytes.toClient,
-    };
-  }
-
   /** Counts idle time from `now` (at login: the questions asked are not idle time). */
   resetIdle(now: number): void {
     this.activeBytes = this.bytes.toTarget + this.bytes.toClient;
@@ -163,15 +147,18 @@ export class Session implements SharedSessionState {
     if (wasActive && error && reason !== 'client_timeout') {
       disconnectWith(this.conn, error.code === 'TARGET_TIMEOUT' ? CONNECTION_LOST : BY_APPLICATION, error.userMessage);
     }
-    // Otherwise queued output has a while to drain.
+    // Queued output gets a while to drain, except to a client that stopped answering: it reads nothing more.
     const lingerMs = reason === 'client_timeout' ? 0 : LINGER_MS;
     if (this.upstream) endConnection(this.upstream, LINGER_MS);
     endConnection(this.conn, lingerMs);
     // Ending the connections closes their channels; let the relays finish (and recordings be complete)
-    // before session_ended, so that a shutdown's exit does not cut them short.
-    await this.channelsDone(CHANNELS_MS);
+    // before session_ended, so that a shutdown's exit does not cut them short. Within a shutdown's deadline
+    // (hookTimeoutMs) this takes at most a quarter of it, and the hooks get what is left.
+    const waitStarted = Date.now();
+    await this.channelsDone(hookTimeoutMs === undefined ? CHANNELS_MS : Math.min(CHANNELS_MS, hookTimeoutMs / 4));
+    const hookMs = hookTimeoutMs === undefined ? undefined : Math.max(1, hookTimeoutMs - (Date.now() - waitStarted));
     // spec 11.15: session_ended once for every plugin that took part.
-    await Promise.all([this.aa, this.credstore].filter((p) => p?.tookPart).map((p) => p!.sessionEnded(hookTimeoutMs)));
+    await Promise.all([this.aa, this.credstore].filter((p) => p?.tookPart).map((p) => p!.sessionEnded(hookMs)));
     const now = Date.now();
     try {
       await this.hooks.store.record({

@@ -94,40 +94,6 @@ export function disconnectWith(conn: Connection, reason: number, description: st
   c._sock.end();
 }
 
-/**
- * Ends an SSH connection (either leg) and lets go of its socket once it stops making progress: end() sends
- * what is queued and a FIN, but a peer that has stopped reading (frozen, or gone without a reset) never
- * closes its side, and the socket would stay open forever (OpenSSH's sshd simply exits). Every `lingerMs`
- * the socket is destroyed unless it made progress meanwhile: Node's queue for it shrank, or the peer sent
- * something (an SSH peer that reads what we send answers with window adjustments). What the kernel already
- * holds is still delivered after that, as close() does not discard it.
- */
-export function endConnection(conn: Connection | Client, lingerMs: number): void {
-  const sock = (conn as unknown as Internals)._sock;
-  try {
-    conn.end();
-  } catch {
-    // already gone
-  }
-  if (!sock || sock.destroyed) return;
-  const progress = (): number => sock.bytesRead - sock.writableLength;
-  let last = progress();
-  const timer = setTimeout(() => {
-    if (progress() === last) return void sock.destroy();
-    last = progress();
-    timer.refresh();
-  }, lingerMs);
-  timer.unref();
-  sock.once('close', () => clearTimeout(timer));
-}
-
-/** Calls `fn` when ssh2 gives up on its alive checks of the peer, which it reports as an error of this level. */
-export function onAliveTimeout(peer: Connection | Client, fn: () => void): void {
-  peer.on('error', (err: Error & { level?: string }) => {
-    if (err.level === 'client-timeout') fn();
-  });
-}
-
 export function cryptoBindingAvailable(): boolean {
   return bindingAvailable;
 }

@@ -13,7 +13,8 @@ import { Session } from '../session/session.js';
 import type { SessionStore } from '../store/session-store.js';
 import { defaultInboundCiphers } from './algorithms.js';
 import { AuthAdapter } from './auth-adapter.js';
-import { disconnectWith, NO_MORE_AUTH_METHODS, onAliveTimeout, tuneConnection } from './protocol-extras.js';
+import { onAliveTimeout } from './connection-end.js';
+import { disconnectWith, NO_MORE_AUTH_METHODS, tuneConnection } from './protocol-extras.js';
 
 // The SSH front door: one ssh2 Server per listen address. Each connection becomes a Session with an
 // AuthAdapter for its login; once the login is accepted, the client's channels are bridged to the target.

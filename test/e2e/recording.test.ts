@@ -65,9 +65,16 @@ describe('session recording', () => {
       t.type(`${TYPED_SECRET}\r`);
       at = await t.waitFor(/got-13\r\n/, at);
       t.resize(120, 40);
-      await new Promise((r) => setTimeout(r, 200));
-      t.type('stty size\r');
-      at = await t.waitFor(/40 120\r\n/, at);
+      // The resize travels to the target on its own; ask until the shell sees it.
+      for (let tries = 0; ; tries++) {
+        t.type('stty size\r');
+        const seen = await t.waitFor(/\d+ \d+\r\n/, at);
+        const size = /(\d+ \d+)\r\n$/.exec(t.transcript.slice(0, seen))![1];
+        at = seen;
+        if (size === '40 120') break;
+        assert.ok(tries < 20, 'the resize never reached the target');
+        await new Promise((r) => setTimeout(r, 100));
+      }
       t.type('exit\r');
       assert.equal(await t.exited, 0);
     } finally {

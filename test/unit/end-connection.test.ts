@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { test } from 'node:test';
 import type { Client } from 'ssh2';
-import { endConnection } from '../../src/ssh/protocol-extras.js';
+import { endConnection } from '../../src/ssh/connection-end.js';
 
 // A peer that never closes its side (a frozen client: its kernel acknowledges our FIN, nothing more) must not
 // keep the socket open: endConnection cuts it after the linger. A peer that does close is left to close, and
@@ -50,9 +50,10 @@ test('a peer that closes: the socket closes at once', { timeout: 5_000 }, async 
 
 test('a peer still reading, slower than the linger: the socket is kept until everything is delivered', { timeout: 20_000 }, async () => {
   const { sock, peer, conn, stop } = await pair(false);
-  const total = 32 * 1024 * 1024; // beyond what loopback's socket buffers hold, so Node queues the rest
+  const total = 64 * 1024 * 1024; // beyond what loopback's socket buffers hold, so Node queues the rest
   let received = 0;
-  // About 30 MB/s: a 32 MiB tail takes about a second, ten times the linger.
+  // About 30 MB/s: a 64 MiB tail takes two seconds or more, beyond the linger; a loaded machine may stall
+  // the reader for a while, so the linger is not too short either.
   // What an SSH client reading our output sends back: window adjustments, here one byte per read.
   peer.on('data', (d: Buffer) => {
     received += d.length;
@@ -64,7 +65,7 @@ test('a peer still reading, slower than the linger: the socket is kept until eve
   try {
     sock.write(Buffer.alloc(total));
     assert.ok(sock.writableLength > 0, 'data is queued in Node');
-    endConnection(conn, 100);
+    endConnection(conn, 1_000);
     await once(sock, 'close');
     peer.on('error', () => undefined); // a cut socket resets the peer's writes
     await new Promise<void>((resolve) => {
@@ -73,6 +74,23 @@ test('a peer still reading, slower than the linger: the socket is kept until eve
     });
     assert.equal(received, total);
   } finally {
+    stop();
+  }
+});
+
+test('a peer that trickles a byte now and then: the socket is still cut after six lingers', { timeout: 10_000 }, async () => {
+  const { sock, peer, conn, stop } = await pair(false);
+  const trickle = setInterval(() => peer.write('.'), 50);
+  sock.resume();
+  try {
+    const started = performance.now();
+    endConnection(conn, 100);
+    await once(sock, 'close');
+    const took = performance.now() - started;
+    assert.ok(took >= 550 && took < 3_000, `cut after ${took} ms`);
+  } finally {
+    clearInterval(trickle);
+    peer.on('error', () => undefined);
     stop();
   }
 });

@@ -27,7 +27,7 @@ test('a character split between two chunks is recorded whole', () => withDir(asy
   assert.ok(!text.includes('\uFFFD'));
 }));
 
-test('a recording whose file fails: told once, and writes and drains go on so the session is not stalled', () => withDir(async (dir) => {
+test('a recording whose file fails: told once, and writes and drains go on so the session is not stalled', { timeout: 5_000 }, () => withDir(async (dir) => {
   const errors: string[] = [];
   const r = await Recording.open({ dir, sessionId: 's', channel: 2, cols: 80, rows: 24, term: 'xterm', onError: (e: Error) => errors.push(e.message) });
   (r as unknown as { out: PassThrough }).out.destroy(new Error('disk full'));
