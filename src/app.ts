@@ -33,10 +33,11 @@ export interface App {
   stop(deadlineMs?: number): Promise<{ drained: boolean }>;
 }
 
-/** The `ssh` settings the listening server was built with (the target_alive ones apply per session). */
-function clientSide(config: Config): unknown {
-  const { targetAliveIntervalMs, targetAliveCountMax, ...rest } = config.ssh;
-  return rest;
+/** The settings applied at start only, as one comparable text (the target_alive ones apply per session). */
+function startOnly(config: Config): string {
+  const { targetAliveIntervalMs, targetAliveCountMax, ...clientSsh } = config.ssh;
+  const { listen, keysDir, gc, controlSocket, demoTarget } = config;
+  return JSON.stringify({ listen, keysDir, gc, clientSsh, controlSocket, demoTarget });
 }
 
 export interface AppOptions {
@@ -86,9 +87,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       // One reload at a time, in order: a slow older one must not win over a newer one.
       const run = reloading.then(async () => {
         const next = await buildRuntime(loadConfigFile(config.file), log, ephemeral);
-        if (JSON.stringify(next.config.listen) !== JSON.stringify(runtime.config.listen) || next.config.keysDir !== runtime.config.keysDir
-          || next.config.gc !== runtime.config.gc || JSON.stringify(clientSide(next.config)) !== JSON.stringify(clientSide(runtime.config))
-          || next.config.controlSocket !== runtime.config.controlSocket) {
+        if (startOnly(next.config) !== startOnly(runtime.config)) {
           log.warn({ event: 'config.restart_needed' }, 'listen addresses, host keys, gc, the ssh settings for clients, the control socket and the demo target change only on restart');
         }
         const previous = runtime;
