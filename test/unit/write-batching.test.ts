@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import type { Client } from 'ssh2';
 import { batchWrites } from '../../src/ssh/protocol-extras.js';
+import { loopbackPair } from '../helpers/tcp-pair.js';
 
 interface Pair {
   /** The writing end, counting its writev calls (one per batch) while keeping its real behaviour. */
@@ -15,13 +16,7 @@ interface Pair {
 
 /** Runs `fn` with a real loopback TCP pair, optionally batched, and closes it afterwards. */
 async function withPair(batched: boolean, fn: (p: Pair) => Promise<void>): Promise<void> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const accepted = once(server, 'connection');
-  const sock = connect((server.address() as AddressInfo).port, '127.0.0.1');
-  await once(sock, 'connect');
-  const [peer] = (await accepted) as [Socket];
+  const { sock, peer, close } = await loopbackPair();
   const chunks: Buffer[] = [];
   peer.on('data', (c: Buffer) => chunks.push(c));
   const ended = once(peer, 'end');
@@ -33,8 +28,7 @@ async function withPair(batched: boolean, fn: (p: Pair) => Promise<void>): Promi
   try {
     await fn({ sock, writev, received: async () => { sock.end(); await ended; return Buffer.concat(chunks).toString(); } });
   } finally {
-    peer.destroy();
-    server.close();
+    close();
   }
 }
 
