@@ -52,7 +52,7 @@ export async function startEnv(): Promise<BenchEnv> {
   const gatehousePub = readFileSync(join(keys, 'client_ed25519.pub'), 'utf8');
   target.authorize(gatehousePub);
 
-  const idle = spawn(process.execPath, [join(ROOT, 'dist', 'bench', 'idle-target.js'), idleKey, join(keys, 'client_ed25519.pub')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const idle = spawn(process.execPath, [join(ROOT, 'build', 'bench', 'idle-target.js'), idleKey, join(keys, 'client_ed25519.pub')], { stdio: ['ignore', 'pipe', 'inherit'] });
   const idlePort = Number(await firstLine(idle));
   const idleHostKey = readFileSync(`${idleKey}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
 
@@ -75,7 +75,7 @@ export async function startEnv(): Promise<BenchEnv> {
   }));
   // Its own process, with as many file descriptors as the hard limit allows (two sockets per session); logs go
   // to a file, as in production.
-  const gh = spawn('sh', ['-c', `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "${process.execPath}" ${process.env["BENCH_NODE_FLAGS"] ?? ""} "${join(ROOT, 'dist', 'src', 'cli', 'main.js')}" serve --config "${join(dir, 'config.yaml')}" > "${join(dir, 'gatehouse.log')}" 2>&1`], { stdio: 'ignore' });
+  const gh = spawn('sh', ['-c', `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "${process.execPath}" ${process.env["BENCH_NODE_FLAGS"] ?? ""} "${join(ROOT, 'build', 'src', 'cli', 'main.js')}" serve --config "${join(dir, 'config.yaml')}" > "${join(dir, 'gatehouse.log')}" 2>&1`], { stdio: 'ignore' });
   await waitForLog(join(dir, 'gatehouse.log'), '"event":"server.listening"', gh);
 
   const proxyFor = (extra: readonly string[]): string =>

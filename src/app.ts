@@ -6,11 +6,13 @@ import type { Logger } from 'pino';
 import { loadConfigFile, type Config } from './config/config.js';
 import { ControlServer } from './control/control-server.js';
 import { DemoTarget } from './demo/demo-target.js';
-import { BastionError } from './errors.js';
-import { buildRuntime, type Runtime } from './runtime.js';
+import { settleWithin } from './core/deadline.js';
+import { BastionError } from './core/errors.js';
+import { buildRuntime, type Runtime } from './session/runtime.js';
 import { SessionRegistry } from './session/registry.js';
 import { SshServer } from './ssh/server.js';
-import { cryptoBindingAvailable } from './ssh/protocol-extras.js';
+import { checkSsh2Internals } from './ssh2x/internals.js';
+import { cryptoBindingAvailable } from './ssh2x/protocol-extras.js';
 import { JsonlSessionStore, type SessionStore } from './store/session-store.js';
 
 // The composition root: builds the runtime snapshot, the session store and registry, the SSH server, the
@@ -45,6 +47,7 @@ export interface AppOptions {
 }
 
 export async function createApp(config: Config, log: Logger, opts: AppOptions = {}): Promise<App> {
+  checkSsh2Internals(); // a coded start-up error if the installed ssh2 lacks what ssh2x/ relies on
   if (!cryptoBindingAvailable()) {
     log.error({ event: 'crypto.binding_missing', code: 'CRYPTO_BINDING_MISSING' },
       'ssh2 native crypto binding is not built: throughput will be about ten times lower. Fix: npm rebuild ssh2 (needs python3, make and g++)');
@@ -104,12 +107,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       log.info({ event: 'shutdown.start', sessions: registry.size, deadlineMs }, 'shutting down');
       // session_ended gets what is left of the deadline, so that every session is recorded before exit.
       const drain = registry.closeAll('shutdown', new BastionError('SHUTDOWN', 'Gatehouse is shutting down'), Math.max(deadlineMs - 200, 1));
-      let timer: NodeJS.Timeout | undefined;
-      const drained = await Promise.race([
-        drain.then(() => true),
-        new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), deadlineMs); }),
-      ]);
-      clearTimeout(timer);
+      const drained = await settleWithin(drain.then(() => true), deadlineMs, false);
       if (!drained) log.error({ event: 'shutdown.deadline', left: registry.size }, 'shutdown deadline passed with sessions still closing');
       await demo?.close();
       await runtime.shutdown();

@@ -2,9 +2,9 @@
 import { parseArgs } from 'node:util';
 import { createApp } from '../app.js';
 import { loadConfigFile } from '../config/config.js';
-import { BastionError } from '../errors.js';
+import { BastionError } from '../core/errors.js';
 import { createLogger } from '../log/logger.js';
-import { GATEHOUSE_VERSION } from '../version.js';
+import { GATEHOUSE_VERSION } from '../core/version.js';
 import { tuneProcess } from './process-tuning.js';
 import { LOW_FILE_LIMIT, openFileLimit, sessionsWithin } from './file-limit.js';
 import { checkPluginDir } from './plugin-check.js';

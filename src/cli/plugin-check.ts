@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import pino from 'pino';
-import { BastionError } from '../errors.js';
+import { BastionError } from '../core/errors.js';
 import { parseManifest } from '../plugins/manifest.js';
 import { missingExpectedHooks, PluginHost } from '../plugins/plugin-host.js';
 

@@ -1,16 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { BastionError } from '../errors.js';
-import type { TargetSpec } from '../ssh/username.js';
-import { compileAllowRule, type AllowRule } from '../proxy/target-rules.js';
-import { configSchema, GC_MODES, LOG_LEVELS, type ListenAddress, type RawConfig, type RawPolicy } from './schema.js';
+import { BastionError } from '../core/errors.js';
+import type { TargetSpec } from '../target/username.js';
+import { compileAllowRule, type AllowRule } from '../target/target-rules.js';
+import type { LogLevel } from '../log/logger.js';
+import { configSchema, GC_MODES, type ListenAddress, type RawConfig, type RawPolicy } from './schema.js';
 import type { Issue } from './validator.js';
 import { parseYaml, YamlSyntaxError, type KeyPath, type ParsedYaml } from './yaml-source.js';
 
 // Loads config.yaml into a checked, frozen Config. Every error names the file, the line and the key path;
 // relative paths in the file are resolved against the file's own directory.
 
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export type { LogLevel };
 export type GcMode = (typeof GC_MODES)[number];
 
 export type TargetSelection =
@@ -137,7 +138,7 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
   const base = dirname(file);
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   const keysDir = abs(raw.keys_dir!);
-  const proxyMs = raw.timeouts?.proxy ?? 600;
+  const proxyMs = raw.timeouts.proxy!;
   const t = raw.timeouts;
   const names = new Set<string>();
   const policies: Policy[] = [];
@@ -159,19 +160,19 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
     timeouts: {
       proxyMs: proxyMs * 1000,
       pluginMs: (proxyMs * 1000) / 2,
-      loginGraceMs: (t?.login_grace ?? 300) * 1000,
-      targetConnectMs: (t?.target_connect ?? 15) * 1000,
-      shutdownMs: (t?.shutdown ?? 30) * 1000,
+      loginGraceMs: t.login_grace! * 1000,
+      targetConnectMs: t.target_connect! * 1000,
+      shutdownMs: t.shutdown! * 1000,
     },
     limits: {
-      needinfoRounds: raw.limits?.needinfo_rounds ?? 10,
-      targetPasswordTries: raw.limits?.target_password_tries ?? 3,
-      maxUnauthenticated: raw.limits?.max_unauthenticated ?? 200,
+      needinfoRounds: raw.limits.needinfo_rounds!,
+      targetPasswordTries: raw.limits.target_password_tries!,
+      maxUnauthenticated: raw.limits.max_unauthenticated!,
     },
     pluginPool: {
-      warmWorkers: raw.plugin_pool?.warm_workers ?? 2,
-      maxActive: raw.plugin_pool?.max_active ?? 64,
-      memoryMb: raw.plugin_pool?.memory_mb ?? 256,
+      warmWorkers: raw.plugin_pool.warm_workers!,
+      maxActive: raw.plugin_pool.max_active!,
+      memoryMb: raw.plugin_pool.memory_mb!,
     },
     python: raw.python!,
     ssh: {
@@ -179,10 +180,10 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
       ...(raw.ssh?.kex ? { kex: raw.ssh.kex } : {}),
       ...(raw.ssh?.macs ? { macs: raw.ssh.macs } : {}),
       ...(raw.ssh?.host_key_algorithms ? { hostKeyAlgorithms: raw.ssh.host_key_algorithms } : {}),
-      clientAliveIntervalMs: (raw.ssh?.client_alive_interval ?? 30) * 1000,
-      clientAliveCountMax: raw.ssh?.client_alive_count_max ?? 3,
-      targetAliveIntervalMs: (raw.ssh?.target_alive_interval ?? 15) * 1000,
-      targetAliveCountMax: raw.ssh?.target_alive_count_max ?? 3,
+      clientAliveIntervalMs: raw.ssh.client_alive_interval! * 1000,
+      clientAliveCountMax: raw.ssh.client_alive_count_max!,
+      targetAliveIntervalMs: raw.ssh.target_alive_interval! * 1000,
+      targetAliveCountMax: raw.ssh.target_alive_count_max!,
     },
     gc: raw.gc!,
     hosts: new Map(Object.entries(raw.hosts ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
@@ -222,7 +223,7 @@ function resolvePolicy(
     targetAuth = { method, keyFile: p.target_auth.key ? abs(p.target_auth.key) : resolve(keysDir, 'client_ed25519') };
   } else if (method === 'credential_store') {
     if (!p.credential_store) issues.push({ path: at('credential_store'), message: 'target_auth method "credential_store" needs a credential_store (name and configuration)' });
-    else targetAuth = { method, store: { name: p.credential_store.name, configuration: p.credential_store.configuration ?? '' } };
+    else targetAuth = { method, store: { name: p.credential_store.name, configuration: p.credential_store.configuration! } };
   } else {
     targetAuth = { method };
   }
@@ -235,7 +236,7 @@ function resolvePolicy(
   if (!target || !targetAuth) return undefined;
   return {
     name: p.name,
-    aaPlugin: p.aa_plugin ? { name: p.aa_plugin.name, configuration: p.aa_plugin.configuration ?? '' } : undefined,
+    aaPlugin: p.aa_plugin ? { name: p.aa_plugin.name, configuration: p.aa_plugin.configuration! } : undefined,
     target,
     targetAuth,
     hostKeyCheck: {
@@ -247,14 +248,14 @@ function resolvePolicy(
       gatewayUsers: m.gateway_users ?? [],
       gatewayGroups: m.gateway_groups ?? [],
     })),
-    tcpForwarding: forwardingRule(p.allow_tcp_forwarding ?? true),
+    tcpForwarding: forwardingRule(p.allow_tcp_forwarding!),
     // Unset, Unix sockets follow the TCP rule: a policy that shuts TCP forwarding must not leave
     // `ssh -L x.sock:/var/run/docker.sock` open.
-    streamLocalForwarding: forwardingRule(p.allow_streamlocal_forwarding ?? p.allow_tcp_forwarding ?? true),
-    agentForwarding: p.allow_agent_forwarding ?? false,
-    x11Forwarding: p.allow_x11_forwarding ?? false,
-    idleTimeoutMs: (p.idle_timeout ?? 0) * 1000,
-    recordSessions: p.record_sessions ?? false,
+    streamLocalForwarding: forwardingRule(p.allow_streamlocal_forwarding ?? p.allow_tcp_forwarding!),
+    agentForwarding: p.allow_agent_forwarding!,
+    x11Forwarding: p.allow_x11_forwarding!,
+    idleTimeoutMs: p.idle_timeout! * 1000,
+    recordSessions: p.record_sessions!,
   };
 }
 

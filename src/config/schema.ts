@@ -1,20 +1,17 @@
-import { createRequire } from 'node:module';
-import { parseTarget, type TargetSpec } from '../ssh/username.js';
+import { LOG_LEVELS } from '../log/logger.js';
+import { SUPPORTED } from '../ssh2x/internals.js';
+import { parseTarget, type TargetSpec } from '../target/username.js';
 import {
-  array, boolean, booleanOr, number, object, oneOf, optional, parsed, record, string, type Check,
+  array, boolean, booleanOr, number, object, oneOf, optional, parsed, record, section, string, type Check,
 } from './validator.js';
 
 // The shape of config.yaml. The README's config.yaml reference describes every key; keep the two in step.
-
-const require = createRequire(import.meta.url);
-const ssh2Constants = require('ssh2/lib/protocol/constants.js') as Record<string, string[]>;
 
 export interface ListenAddress {
   readonly host: string;
   readonly port: number;
 }
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 export const GC_MODES = ['throughput', 'latency'] as const;
 
 const NAME = /^[A-Za-z][A-Za-z0-9_.-]*$/;
@@ -44,7 +41,7 @@ const portRange = parsed<[number, number]>((s) => {
 });
 
 const algorithms = (kind: 'CIPHER' | 'KEX' | 'MAC' | 'SERVER_HOST_KEY'): Check<string[]> => {
-  const supported = ssh2Constants[`SUPPORTED_${kind}`]!;
+  const supported = SUPPORTED[kind];
   return array(string({ pattern: new RegExp(`^(${supported.map((a) => a.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})$`), hint: `supported: ${supported.join(', ')}` }), { min: 1 });
 };
 
@@ -98,24 +95,24 @@ export const configSchema = object({
   control_socket: optional(string()),
   recordings_dir: optional(string()),
   log_level: optional(oneOf(LOG_LEVELS), 'info'),
-  timeouts: optional(object({
+  timeouts: section({
     proxy: optional(number({ min: 0.2, max: 86400 }), 600),
     login_grace: optional(number({ min: 0.2, max: 86400 }), 300),
     target_connect: optional(number({ min: 0.2, max: 3600 }), 15),
     shutdown: optional(number({ min: 0, max: 3600 }), 30),
-  })),
-  limits: optional(object({
+  }),
+  limits: section({
     needinfo_rounds: optional(number({ integer: true, min: 1, max: 100 }), 10),
     target_password_tries: optional(number({ integer: true, min: 1, max: 10 }), 3),
     max_unauthenticated: optional(number({ integer: true, min: 1, max: 100000 }), 200),
-  })),
+  }),
   python: optional(string({ pattern: /^\//, hint: 'an absolute path such as /usr/bin/python3' }), '/usr/bin/python3'),
-  plugin_pool: optional(object({
+  plugin_pool: section({
     warm_workers: optional(number({ integer: true, min: 0, max: 16 }), 2),
     max_active: optional(number({ integer: true, min: 1, max: 10000 }), 64),
     memory_mb: optional(number({ integer: true, min: 16, max: 4096 }), 256),
-  })),
-  ssh: optional(object({
+  }),
+  ssh: section({
     ciphers: optional(algorithms('CIPHER')),
     kex: optional(algorithms('KEX')),
     macs: optional(algorithms('MAC')),
@@ -124,7 +121,7 @@ export const configSchema = object({
     client_alive_count_max: optional(number({ integer: true, min: 1, max: 1000 }), 3),
     target_alive_interval: optional(number({ min: 0, max: 86400 }), 15),
     target_alive_count_max: optional(number({ integer: true, min: 1, max: 1000 }), 3),
-  })),
+  }),
   gc: optional(oneOf(GC_MODES), 'throughput'),
   hosts: optional(record(hostAlias, /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/)),
   demo_target: optional(object({

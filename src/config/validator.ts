@@ -19,6 +19,8 @@ export interface Optional<T> {
   readonly optional: true;
   readonly check: Check<T>;
   readonly fallback: T | undefined;
+  /** A section: when absent, it is checked as an empty mapping, so that its own keys' defaults apply. */
+  readonly section?: true;
 }
 
 type Field = Check<unknown> | Optional<unknown>;
@@ -38,6 +40,14 @@ export function optional<T>(check: Check<T>, fallback?: T): Optional<T> {
   return { optional: true, check, fallback };
 }
 
+/**
+ * A mapping that may be left out as a whole: its keys then take their defaults, exactly as when it is written
+ * with none of them. The defaults live in the schema only, once.
+ */
+export function section<S extends Shape>(shape: S): Optional<ObjectOf<S>> & { readonly fallback: ObjectOf<S> } {
+  return { optional: true, check: object(shape), fallback: undefined as unknown as ObjectOf<S>, section: true };
+}
+
 export function object<S extends Shape>(shape: S): Check<ObjectOf<S>> {
   return (value, path, ctx) => {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -55,7 +65,7 @@ export function object<S extends Shape>(shape: S): Check<ObjectOf<S>> {
       const raw = input[key];
       const isOptional = typeof field !== 'function';
       if (raw === undefined || raw === null) {
-        if (isOptional) out[key] = field.fallback;
+        if (isOptional) out[key] = field.section ? field.check({}, [...path, key], ctx) : field.fallback;
         else issue(ctx, [...path, key], 'is required');
         continue;
       }

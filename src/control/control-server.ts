@@ -2,7 +2,7 @@ import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { BastionError } from '../errors.js';
+import { BastionError } from '../core/errors.js';
 import type { SessionRegistry } from '../session/registry.js';
 import type { Session } from '../session/session.js';
 import type { ControlReply, ControlRequest, SessionSummary } from './control-protocol.js';

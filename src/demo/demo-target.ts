@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import ssh2, { type Connection, type ServerChannel } from 'ssh2';
 import type { ListenAddress } from '../config/schema.js';
-import { hostEntryName } from '../proxy/known-hosts.js';
-import { ensureKey, type LoadedKey } from '../ssh/keys.js';
+import { hostEntryName } from '../ssh2x/known-hosts.js';
+import { ensureKey, type LoadedKey } from '../ssh2x/keys.js';
 import { DemoShell } from './demo-shell.js';
 
 // DEMO ONLY. A small SSH server inside the Gatehouse process so that a newcomer can log in through Gatehouse

@@ -1,9 +1,12 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
-import type { LogLevel } from '../config/config.js';
 
 // The root logger: pino JSON lines on stdout (or a stream the caller passes, as tests do). Secrets never
 // reach it by design (answers, passwords and keys are not passed to log calls); the redaction list is the
 // second line of defence for fields that could carry one.
+
+/** The levels config.yaml's log_level takes, most to least severe. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const REDACT_PATHS = [
   'password', '*.password', 'passphrase', '*.passphrase',

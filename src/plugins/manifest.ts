@@ -1,6 +1,6 @@
 import yaml from 'js-yaml';
 import semver from 'semver';
-import { PLUGIN_API_VERSION, SCB_COMPAT_VERSION } from '../version.js';
+import { PLUGIN_API_VERSION, SCB_COMPAT_VERSION } from '../core/version.js';
 import type { PluginType } from './contract.js';
 
 // MANIFEST validation (spec 2.2, 2.3, 11.22, 11.23). The file is YAML 1.2; it is read with the failsafe

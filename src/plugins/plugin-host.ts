@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
 import type { Logger } from 'pino';
-import { BastionError } from '../errors.js';
+import { BastionError } from '../core/errors.js';
 import type { HookName, JsonObject, PluginType } from './contract.js';
 import { parseManifest, type Manifest } from './manifest.js';
 import { pythonTransport } from './python-transport.js';

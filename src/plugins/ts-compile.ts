@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { BastionError } from '../errors.js';
+import { BastionError } from '../core/errors.js';
 
 // TypeScript plugins are compiled once per plugin version and content (never per call): every .ts/.mts file
 // of the plugin folder is transpiled into a cache folder keyed by name, version and a hash of the sources,

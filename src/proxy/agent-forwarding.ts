@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import ssh2, { type GetStreamCallback, type IdentityCallback, type SignCallback } from 'ssh2';
-import type { Session } from '../session/session.js';
-import { openAgentChannel } from '../ssh/protocol-extras.js';
+import type { AgentContext } from './channel-context.js';
+import { openAgentChannel } from '../ssh2x/protocol-extras.js';
 import { ignore } from './streams.js';
 
 // Agent forwarding (ssh -A), where the policy allows it. The client asks for it on a session channel;
@@ -11,7 +11,7 @@ import { ignore } from './streams.js';
 // signs with it (the target login uses Gatehouse's own credentials).
 
 export class ForwardedAgent extends ssh2.BaseAgent {
-  constructor(private readonly s: Session) {
+  constructor(private readonly s: AgentContext) {
     super();
   }
 

@@ -1,5 +1,5 @@
 import type { Channel, ServerChannel } from 'ssh2';
-import type { Session } from '../session/session.js';
+import type { ChannelContext } from './channel-context.js';
 import { byteCounters, flushed, ignore, Pump } from './streams.js';
 
 // The relay behind every forwarded connection, TCP or Unix socket, local (ssh -L, -W) or remote (ssh -R), and
@@ -28,11 +28,11 @@ export function openOnTarget<T>(open: (cb: Opened<T>) => void, cb: Opened<T>): v
  * relayed; refused to the target when the session is closing or the client refuses it.
  */
 export function forwardToClient(
-  s: Session, nextChannelId: () => number, type: ForwardType, where: Record<string, string>,
+  s: ChannelContext, type: ForwardType, where: Record<string, string>,
   openToClient: (cb: Opened<ServerChannel>) => void, acceptUp: () => Channel, rejectUp: () => void,
 ): void {
   if (s.closed) return rejectUp();
-  const id = nextChannelId();
+  const id = s.nextChannelId();
   openToClient((err, client) => {
     if (err) {
       s.log.info({ event: 'channel.refused', ch: id, type, ...where, err: err.message }, 'client refused the forwarded connection');
@@ -46,7 +46,7 @@ export function forwardToClient(
  * Carries one forwarded connection between the client's channel and the target's until either side closes,
  * counting bytes into the session's totals. `where` names the ends for the log.
  */
-export function relayForward(s: Session, id: number, type: ForwardType, where: Record<string, string>, client: Channel, up: Channel): void {
+export function relayForward(s: ChannelContext, id: number, type: ForwardType, where: Record<string, string>, client: Channel, up: Channel): void {
   client.on('error', ignore);
   up.on('error', ignore);
   const counters = { toTarget: 0, toClient: 0 };

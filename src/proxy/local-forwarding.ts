@@ -1,5 +1,5 @@
 import type { AcceptConnection, Channel, ClientChannel, RejectConnection } from 'ssh2';
-import type { Session } from '../session/session.js';
+import type { ChannelContext } from './channel-context.js';
 import { openOnTarget, relayForward } from './forward-relay.js';
 
 // Local forwarding (ssh -L, -W; TCP ports and Unix sockets): the target's sshd opens the connection, so the
@@ -16,7 +16,7 @@ export interface LocalForward {
   readonly open: (cb: (err: Error | undefined, up: ClientChannel) => void) => void;
 }
 
-export function bridgeLocalForward(s: Session, id: number, f: LocalForward, accept: AcceptConnection<Channel>, reject: RejectConnection): void {
+export function bridgeLocalForward(s: ChannelContext, id: number, f: LocalForward, accept: AcceptConnection<Channel>, reject: RejectConnection): void {
   if (!f.allowed) {
     s.log.info({ event: 'channel.refused', ch: id, type: f.type, dest: f.dest }, 'forwarding not allowed by policy');
     reject();

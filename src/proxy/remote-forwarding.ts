@@ -1,5 +1,5 @@
 import type { Client as SshClient, SocketBindInfo, TcpipBindInfo } from 'ssh2';
-import type { Session } from '../session/session.js';
+import type { ChannelContext } from './channel-context.js';
 import { forwardToClient } from './forward-relay.js';
 
 // Remote forwarding (ssh -R; TCP ports and Unix sockets). The client's request is passed on to the target,
@@ -11,20 +11,20 @@ import { forwardToClient } from './forward-relay.js';
 type Accept = ((chosenPort?: number) => void) | undefined;
 type Reject = (() => void) | undefined;
 
-export function serveRemoteForwarding(s: Session, upstream: SshClient, nextChannelId: () => number): void {
+export function serveRemoteForwarding(s: ChannelContext, upstream: SshClient): void {
   s.conn.on('request', (accept: Accept, reject: Reject, name: string, info: unknown) => {
     const tcp = info as TcpipBindInfo;
     const path = (info as SocketBindInfo).socketPath;
-    const rules = s.policy;
+    const rules = s.rules;
     switch (name) {
       case 'tcpip-forward':
-        return request(s, name, `${tcp.bindAddr}:${tcp.bindPort}`, rules?.tcpForwarding.remote, accept, reject, (done) =>
+        return request(s, name, `${tcp.bindAddr}:${tcp.bindPort}`, rules.tcpForwarding.remote, accept, reject, (done) =>
           upstream.forwardIn(tcp.bindAddr, tcp.bindPort, (err, port) => done(err, `${tcp.bindAddr}:${port}`, port)));
       case 'cancel-tcpip-forward':
         return request(s, name, `${tcp.bindAddr}:${tcp.bindPort}`, true, accept, reject, (done) =>
           upstream.unforwardIn(tcp.bindAddr, tcp.bindPort, (err) => done(err)));
       case 'streamlocal-forward@openssh.com':
-        return request(s, name, path, rules?.streamLocalForwarding.remote, accept, reject, (done) =>
+        return request(s, name, path, rules.streamLocalForwarding.remote, accept, reject, (done) =>
           upstream.openssh_forwardInStreamLocal(path, (err) => done(err)));
       case 'cancel-streamlocal-forward@openssh.com':
         return request(s, name, path, true, accept, reject, (done) =>
@@ -35,10 +35,10 @@ export function serveRemoteForwarding(s: Session, upstream: SshClient, nextChann
   });
 
   upstream.on('tcp connection', (d, acceptUp, rejectUp) => forwardToClient(
-    s, nextChannelId, 'forwarded-tcpip', { listen: `${d.destIP}:${d.destPort}`, from: `${d.srcIP}:${d.srcPort}` },
+    s, 'forwarded-tcpip', { listen: `${d.destIP}:${d.destPort}`, from: `${d.srcIP}:${d.srcPort}` },
     (cb) => s.conn.forwardOut(d.destIP, d.destPort, d.srcIP, d.srcPort, cb), acceptUp, rejectUp));
   upstream.on('unix connection', (d, acceptUp, rejectUp) => forwardToClient(
-    s, nextChannelId, 'forwarded-streamlocal', { listen: d.socketPath },
+    s, 'forwarded-streamlocal', { listen: d.socketPath },
     (cb) => s.conn.openssh_forwardOutStreamLocal(d.socketPath, cb), acceptUp, rejectUp));
 }
 
@@ -49,7 +49,7 @@ type Done = (err: Error | null | undefined, listen?: string, port?: number) => v
  * the address or socket for the log; a tcpip-forward for port 0 learns the target's port from the answer.
  * Cancels are always allowed: they can only remove what the target already holds for this session.
  */
-function request(s: Session, name: string, listen: string, allowed: boolean | undefined, accept: Accept, reject: Reject, send: (done: Done) => void): void {
+function request(s: ChannelContext, name: string, listen: string, allowed: boolean | undefined, accept: Accept, reject: Reject, send: (done: Done) => void): void {
   const cancel = name.startsWith('cancel-');
   if (!allowed) {
     s.log.info({ event: 'forward.refused', request: name, listen }, 'not allowed by policy');

@@ -1,11 +1,11 @@
-import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 import type {
   AcceptConnection, Client as SshClient, ClientChannel, PseudoTtyInfo, ServerChannel, Session as SshSession, WindowChangeInfo,
 } from 'ssh2';
-import type { Session } from '../session/session.js';
+import type { ChannelContext } from './channel-context.js';
 import { openOnTarget } from './forward-relay.js';
 import { Recording } from '../store/recording.js';
+import { SIGNALS } from '../ssh2x/internals.js';
 import { byteCounters, flushed, ignore, Pump } from './streams.js';
 
 // Carries one client "session" channel to a new session channel on the target: pty-req (term, size, modes)
@@ -14,9 +14,6 @@ import { byteCounters, flushed, ignore, Pump } from './streams.js';
 // memory stays bounded; EOF, exit-status/exit-signal and close are forwarded in the order OpenSSH expects.
 // auth-agent-req and x11-req are accepted where the policy allows them and asked of the target with the shell
 // or exec; the target's agent and X11 channels come back through agent-forwarding.ts and x11-forwarding.ts.
-
-const require = createRequire(import.meta.url);
-const { SIGNALS } = require('ssh2/lib/protocol/constants.js') as { SIGNALS: Record<string, 1> };
 
 interface X11Request {
   readonly single: boolean;
@@ -33,7 +30,7 @@ interface Forwarding {
 
 type ExitInfo = { code: number } | { signal: string; coreDumped: boolean; message: string };
 
-export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConnection<SshSession>, upstream: SshClient): void {
+export function bridgeSessionChannel(s: ChannelContext, id: number, accept: AcceptConnection<SshSession>, upstream: SshClient): void {
   const session = accept();
   let pty: PseudoTtyInfo | undefined;
   const env: Record<string, string> = {};
@@ -57,7 +54,7 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
     ok?.();
   });
   session.on('auth-agent', (ok, no) => {
-    if (started || !s.policy?.agentForwarding) {
+    if (started || !s.rules.agentForwarding) {
       s.log.info({ event: 'agent.refused', ch: id }, started ? 'agent forwarding asked for too late' : 'agent forwarding not allowed by policy');
       return no?.();
     }
@@ -65,7 +62,7 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
     ok?.();
   });
   session.on('x11', (ok, no, info) => {
-    if (started || !s.policy?.x11Forwarding) {
+    if (started || !s.rules.x11Forwarding) {
       s.log.info({ event: 'x11.refused', ch: id }, started ? 'X11 forwarding asked for too late' : 'X11 forwarding not allowed by policy');
       return no?.();
     }
@@ -120,7 +117,7 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
     s.log.info({ event: 'channel.open', ch: id, type: kind, ...detail, pty: pty ? pty.term : undefined }, 'channel open');
     // Terminal sessions only: their output is what a person saw; exec without a pty and file transfers are
     // data, covered by the channel log and the connection database.
-    const record = pty !== undefined && Boolean(s.policy?.recordSessions) && (kind === 'shell' || kind === 'exec');
+    const record = pty !== undefined && s.rules.recordSessions && (kind === 'shell' || kind === 'exec');
     // The policy asks for a record: without one, nothing runs (fail closed), before or during the channel.
     const refuse = (message: string): void => {
       client.stderr.write(`gatehouse: ${message}\r\n`);
@@ -183,17 +180,17 @@ export function bridgeSessionChannel(s: Session, id: number, accept: AcceptConne
 }
 
 async function startRecording(
-  s: Session, id: number, pty: PseudoTtyInfo, command: string | undefined, window: WindowChangeInfo | undefined, onError: (err: Error) => void,
+  s: ChannelContext, id: number, pty: PseudoTtyInfo, command: string | undefined, window: WindowChangeInfo | undefined, onError: (err: Error) => void,
 ): Promise<Recording> {
   const r = await Recording.open({
-    dir: s.runtime.config.recordingsDir, sessionId: s.id, channel: id, term: pty.term,
+    dir: s.recordingsDir, sessionId: s.sessionId, channel: id, term: pty.term,
     cols: window?.cols ?? pty.cols, rows: window?.rows ?? pty.rows, ...(command !== undefined ? { command } : {}), onError,
   });
-  s.recordings.push(r.path);
+  s.recorded(r.path);
   return r;
 }
 
-async function relay(s: Session, id: number, kind: string, client: ServerChannel, up: ClientChannel, recording: Recording | undefined): Promise<void> {
+async function relay(s: ChannelContext, id: number, kind: string, client: ServerChannel, up: ClientChannel, recording: Recording | undefined): Promise<void> {
   const counters = { toTarget: 0, toClient: 0 };
   let exit: ExitInfo | undefined;
   up.on('error', ignore);

@@ -1,18 +1,15 @@
-import { createRequire } from 'node:module';
 import { createHash } from 'node:crypto';
 import ssh2, { type AnyAuthMethod, type AuthenticationType, type BaseAgent, type Client as SshClient, type ConnectConfig, type NextAuthHandler, type Prompt } from 'ssh2';
 import type { Logger } from 'pino';
-import { BastionError } from '../errors.js';
-import { tuneConnection } from '../ssh/protocol-extras.js';
-import { appendKnownHost, checkHostKey, keyTypeOf, knownKeyTypes, readKnownHosts, type HostKeyStatus } from './known-hosts.js';
-import type { ResolvedTarget } from './target-resolver.js';
+import { BastionError } from '../core/errors.js';
+import { DEFAULT_SERVER_HOST_KEY } from '../ssh2x/internals.js';
+import { tuneConnection } from '../ssh2x/protocol-extras.js';
+import { appendKnownHost, checkHostKey, keyTypeOf, knownKeyTypes, readKnownHosts, type HostKeyStatus } from '../ssh2x/known-hosts.js';
+import type { ResolvedTarget } from '../target/resolved-target.js';
 
 // The connection to the target server: an ssh2 Client that verifies the target's host key against the
 // policy's known_hosts before anything else is sent, then logs in with Gatehouse's key or the user's password.
 // Every failure comes back as a BastionError whose user message says what went wrong without internals.
-
-const require = createRequire(import.meta.url);
-const { DEFAULT_SERVER_HOST_KEY } = require('ssh2/lib/protocol/constants.js') as { DEFAULT_SERVER_HOST_KEY: string[] };
 
 /** What Gatehouse may try on the target, in order, within one connection. */
 export type TargetCredential = { readonly privateKeys: readonly Buffer[] } | { readonly passwords: readonly string[] };

@@ -1,5 +1,5 @@
 import type { Client as SshClient } from 'ssh2';
-import type { Session } from '../session/session.js';
+import type { ChannelContext } from './channel-context.js';
 import { forwardToClient } from './forward-relay.js';
 
 // X11 forwarding (ssh -X, -Y), where the policy allows it. The client's x11-req goes to the target with the
@@ -7,8 +7,8 @@ import { forwardToClient } from './forward-relay.js';
 // to it arrives as an x11 channel, which Gatehouse opens to the client in turn. The client checks and
 // replaces the stand-in cookie in each connection, as it does without a bastion in between.
 
-export function serveX11(s: Session, upstream: SshClient, nextChannelId: () => number): void {
+export function serveX11(s: ChannelContext, upstream: SshClient): void {
   upstream.on('x11', (d, acceptUp, rejectUp) => forwardToClient(
-    s, nextChannelId, 'x11', { from: `${d.srcIP}:${d.srcPort}` },
+    s, 'x11', { from: `${d.srcIP}:${d.srcPort}` },
     (cb) => s.conn.x11(d.srcIP, d.srcPort, cb), acceptUp, rejectUp));
 }

@@ -1,72 +1,67 @@
 import type { Client as SshClient } from 'ssh2';
-import { BastionError } from '../errors.js';
+import { withDeadline } from '../core/deadline.js';
+import { BastionError } from '../core/errors.js';
 import type { Verdict } from '../plugins/verdict.js';
+import type { Policy } from '../config/config.js';
 import { ForwardedAgent } from '../proxy/agent-forwarding.js';
-import { chooseTarget } from '../proxy/target-resolver.js';
 import { connectUpstream, type TargetCredential } from '../proxy/upstream.js';
-import { parseUsername } from '../ssh/username.js';
+import { parseUsername } from '../target/username.js';
 import { AaClient } from './aa-client.js';
 import { CredstoreClient } from './credstore-client.js';
+import { makeGrant, type GatewayIdentity, type LoginGrant } from './grant.js';
 import type { Session } from './session.js';
+import { authenticateArgs, authorizeArgs, credentialArgs, type LoginFacts } from './sps-args.js';
+import { chooseTarget } from './target-choice.js';
 
 // The login of one session, in the order SPS runs it: parse the user name, pick the policy and target,
 // authenticate (NEEDINFO rounds become prompts), authorize once the target and server user are known, then
 // log in to the target before the client's own login is accepted, so that every failure reaches the user as
-// a clear message. Throws a BastionError on every refusal; returns the connected target.
+// a clear message. Throws a BastionError on every refusal; returns the frozen grant the session activates with.
 
 export interface Prompter {
   /** Asks the user one question; rejects when the client is gone or the login is over. */
   ask(prompt: string, echo: boolean): Promise<string>;
 }
 
-export async function runLogin(s: Session, username: string, prompter: Prompter): Promise<SshClient> {
+/** What the login reaches outside Gatehouse: DNS and the target. Tests inject their own. */
+export interface LoginDeps {
+  readonly chooseTarget: typeof chooseTarget;
+  readonly connectUpstream: typeof connectUpstream;
+}
+
+const realWorld: LoginDeps = { chooseTarget, connectUpstream };
+
+export async function runLogin(s: Session, username: string, prompter: Prompter, deps: LoginDeps = realWorld): Promise<LoginGrant> {
   const cfg = s.runtime.config;
   const parsed = parseUsername(username);
   if (!parsed.ok) throw new BastionError('USERNAME_INVALID', `bad user name: ${parsed.message}`, { userMessage: parsed.message });
   const request = parsed.request;
-  s.serverUser = request.serverUser;
-  s.bind({ user: request.serverUser });
+  const serverUser = request.serverUser;
+  s.noteServerUser(serverUser);
 
-  const { policy, target } = await withDeadline(chooseTarget(cfg, request), cfg.timeouts.targetConnectMs, resolveTimeout(request.target?.host));
+  const { policy, target } = await withDeadline(deps.chooseTarget(cfg, request), cfg.timeouts.targetConnectMs, resolveTimeout(request.target?.host));
   if (s.closed) throw new BastionError('CLIENT_GONE', 'session closed while the target was resolved');
-  s.policy = policy;
-  s.target = target;
-  s.bind({ policy: policy.name, target: `${target.name}:${target.port}` });
+  s.noteTarget(policy, target);
 
   const pairs: Record<string, string> = { ...request.pairs };
-  const base = {
-    protocol: 'ssh' as const,
-    connection_name: policy.name,
-    client_ip: s.client.ip,
-    client_port: s.client.port,
-    client_hostname: null,
-    gateway_domain: null,
-    server_domain: null,
-  };
+  let gateway: GatewayIdentity | undefined;
+  const facts = (): LoginFacts => ({ client: s.client, policy, target, serverUser, gateway });
 
   const plugin = s.runtime.aaPlugin(policy);
   const store = s.runtime.credentialStore(policy);
-  if (store && policy.targetAuth.method === 'credential_store') {
-    s.credstore = new CredstoreClient(store, policy.targetAuth.store.configuration, s, cfg.timeouts.pluginMs);
-  }
+  const credstore = store && policy.targetAuth.method === 'credential_store'
+    ? new CredstoreClient(store, policy.targetAuth.store.configuration, s, cfg.timeouts.pluginMs) : undefined;
+  const aa = plugin && policy.aaPlugin ? new AaClient(plugin, policy.aaPlugin.configuration, s, cfg.timeouts.pluginMs) : undefined;
+  s.notePlugins({ ...(aa ? { aa } : {}), ...(credstore ? { credstore } : {}) });
+
   let authenticated = false;
-  if (plugin && policy.aaPlugin) {
-    const aa = new AaClient(plugin, policy.aaPlugin.configuration, s, cfg.timeouts.pluginMs);
-    s.aa = aa;
-    const verdict = await needinfoLoop('authenticate', cfg.limits.needinfoRounds, pairs, prompter, () => aa.authenticate({
-      ...base,
-      gateway_user: s.gateway?.user ?? null,
-      server_username: request.serverUser,
-      key_value_pairs: { ...pairs },
-      target_server: target.name,
-      target_port: target.port,
-      target_username: request.serverUser,
-    }));
+  if (aa) {
+    const verdict = await needinfoLoop('authenticate', cfg.limits.needinfoRounds, pairs, prompter, () => aa.authenticate(authenticateArgs(facts(), pairs)));
     if (verdict.verdict === 'ACCEPT') {
       authenticated = true;
       if (verdict.gateway) {
-        s.gateway = verdict.gateway;
-        s.bind({ gwuser: verdict.gateway.user });
+        gateway = verdict.gateway;
+        s.noteGateway(gateway);
       }
     }
   }
@@ -74,26 +69,14 @@ export async function runLogin(s: Session, username: string, prompter: Prompter)
     // Nobody has checked who this is: neither the plugin (None/NONE) nor, with Gatehouse's key, the target.
     throw new BastionError('NOT_AUTHENTICATED', `policy ${policy.name}: plugin performed no authentication and the target login uses Gatehouse's key`);
   }
-  checkUsermapping(s);
+  checkUsermapping(policy, serverUser, gateway);
 
-  if (s.aa) {
-    const aa = s.aa;
-    await needinfoLoop('authorize', cfg.limits.needinfoRounds, pairs, prompter, () => aa.authorize({
-      ...base,
-      gateway_user: s.gateway?.user ?? null,
-      gateway_groups: s.gateway?.groups ?? [],
-      key_value_pairs: { ...pairs },
-      server_ip: target.address,
-      server_port: target.port,
-      server_hostname: target.name === target.address ? null : target.name,
-      server_username: request.serverUser,
-      target_server: target.name,
-      target_port: target.port,
-      target_username: request.serverUser,
-    }));
+  if (aa) {
+    await needinfoLoop('authorize', cfg.limits.needinfoRounds, pairs, prompter, () => aa.authorize(authorizeArgs(facts(), pairs)));
   }
 
-  return connectTarget(s, prompter);
+  const upstream = await connectTarget(s, facts(), credstore, prompter, deps.connectUpstream);
+  return makeGrant({ policy, target, serverUser, gateway, upstream });
 }
 
 async function needinfoLoop(
@@ -114,12 +97,10 @@ async function needinfoLoop(
   }
 }
 
-function checkUsermapping(s: Session): void {
-  const gw = s.gateway;
-  const serverUser = s.serverUser!;
+function checkUsermapping(policy: Policy, serverUser: string, gw: GatewayIdentity | undefined): void {
   if (!gw || gw.user === serverUser) return;
   // spec 5.9: a gateway user other than the server user needs a usermapping that allows the pair.
-  const allowed = (s.policy!.usermapping ?? []).some((m) =>
+  const allowed = (policy.usermapping ?? []).some((m) =>
     (m.serverUser === serverUser || m.serverUser === '*') &&
     (m.gatewayUsers.includes(gw.user) || m.gatewayUsers.includes('*') || gw.groups.some((g) => m.gatewayGroups.includes(g))));
   if (!allowed) {
@@ -129,27 +110,28 @@ function checkUsermapping(s: Session): void {
   }
 }
 
-async function connectTarget(s: Session, prompter: Prompter): Promise<SshClient> {
+async function connectTarget(
+  s: Session, f: LoginFacts, credstore: CredstoreClient | undefined, prompter: Prompter, connectUpstream: LoginDeps['connectUpstream'],
+): Promise<SshClient> {
   const cfg = s.runtime.config;
-  const policy = s.policy!;
-  const target = s.target!;
+  const { policy, target, serverUser } = f;
   const connect = (credential: TargetCredential): Promise<SshClient> => s.closed
     ? Promise.reject(new BastionError('CLIENT_GONE', 'session closed before the target login'))
     : connectUpstream({
-    target, username: s.serverUser!, hostKeyCheck: policy.hostKeyCheck, timeoutMs: cfg.timeouts.targetConnectMs, log: s.log, credential,
+    target, username: serverUser, hostKeyCheck: policy.hostKeyCheck, timeoutMs: cfg.timeouts.targetConnectMs, log: s.log, credential,
     alive: { intervalMs: cfg.ssh.targetAliveIntervalMs, countMax: cfg.ssh.targetAliveCountMax },
-    ...(policy.agentForwarding ? { agent: new ForwardedAgent(s) } : {}),
+    ...(policy.agentForwarding ? { agent: new ForwardedAgent(s.channelContext(policy)) } : {}),
   });
   const auth = policy.targetAuth;
   if (auth.method === 'key') return connect({ privateKeys: [s.runtime.clientKey(auth.keyFile).pem] });
-  if (auth.method === 'credential_store') {
-    const upstream = await fromCredentialStore(s, connect);
+  if (auth.method === 'credential_store' && credstore) {
+    const upstream = await fromCredentialStore(credstore, credentialArgs(f), connect);
     if (upstream) return upstream;
     s.log.info({ event: 'credential.fallback' }, 'no credential from the store worked; asking the user for the target password');
   }
   // As SPS falls back to, ask the user for the target password (never logged, never stored).
   for (let attempt = 1; ; attempt++) {
-    const password = await prompter.ask(`${s.serverUser}@${target.name}'s password: `, false);
+    const password = await prompter.ask(`${serverUser}@${target.name}'s password: `, false);
     try {
       return await connect({ passwords: [password] });
     } catch (err) {
@@ -164,27 +146,9 @@ async function connectTarget(s: Session, prompter: Prompter): Promise<SshClient>
  * tried in order within one connection. Returns undefined when nothing usable worked; the store then hears
  * nothing more about it (authentication_completed is only for success).
  */
-async function fromCredentialStore(s: Session, connect: (c: TargetCredential) => Promise<SshClient>): Promise<SshClient | undefined> {
-  const store = s.credstore!;
-  const target = s.target!;
-  const args = {
-    protocol: 'ssh' as const,
-    client_hostname: null,
-    client_ip: s.client.ip,
-    gateway_username: s.gateway?.user ?? null,
-    gateway_password: '', // Gatehouse's gateway authentication is the AA plugin; it reveals no password
-    gateway_groups: s.gateway?.groups ?? [],
-    gateway_domain: null,
-    server_username: s.serverUser!,
-    server_ip: target.address,
-    server_hostname: target.name === target.address ? null : target.name,
-    server_port: target.port,
-    server_domain: null,
-    target_username: s.serverUser!,
-    target_host: target.address,
-    target_port: target.port,
-    target_domain: null,
-  };
+async function fromCredentialStore(
+  store: CredstoreClient, args: ReturnType<typeof credentialArgs>, connect: (c: TargetCredential) => Promise<SshClient>,
+): Promise<SshClient | undefined> {
   const attempts: (() => Promise<TargetCredential | undefined>)[] = [
     async () => {
       const keys = await store.privateKeys(args);
@@ -217,15 +181,4 @@ function resolveTimeout(host: string | undefined): BastionError {
   return new BastionError('TARGET_RESOLVE_FAILED', `resolving ${host ?? 'the target'} timed out`, {
     userMessage: `The server name "${host ?? ''}" could not be resolved in time.`,
   });
-}
-
-/** Rejects with `onTimeout` if `p` has not settled within `ms`. */
-export function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: BastionError): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(onTimeout), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { BastionError } from '../errors.js';
+import { settleWithin } from '../core/deadline.js';
+import { BastionError } from '../core/errors.js';
 import type { HookName, JsonObject, JsonValue } from '../plugins/contract.js';
 import type { PluginHandle } from '../plugins/plugin-host.js';
 
@@ -53,9 +54,7 @@ export class PluginClient {
   async sessionEnded(timeoutMs = this.timeoutMs): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     if (this.inflight) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.inflight.catch(() => undefined), new Promise((r) => { timer = setTimeout(r, timeoutMs); })]);
-      clearTimeout(timer);
+      await settleWithin(this.inflight, timeoutMs, undefined);
     }
     if (!this.plugin.has('session_ended')) {
       this.session.log.warn({ event: 'hook.skipped', plugin: this.name, hook: 'session_ended' }, 'plugin has no session_ended');

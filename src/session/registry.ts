@@ -1,4 +1,4 @@
-import { BastionError } from '../errors.js';
+import { BastionError } from '../core/errors.js';
 import type { CloseReason, Session } from './session.js';
 
 // The live sessions of this Gatehouse process: counted for limits, listed for admins, drained on shutdown.

@@ -2,15 +2,19 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Client as SshClient, Connection } from 'ssh2';
 import type { Policy } from '../config/config.js';
-import type { BastionError } from '../errors.js';
+import { settleWithin } from '../core/deadline.js';
+import type { BastionError } from '../core/errors.js';
 import type { JsonObject } from '../plugins/contract.js';
-import type { ResolvedTarget } from '../proxy/target-resolver.js';
-import type { Runtime } from '../runtime.js';
-import { endConnection } from '../ssh/connection-end.js';
-import { BY_APPLICATION, CONNECTION_LOST, disconnectWith } from '../ssh/protocol-extras.js';
+import type { ResolvedTarget } from '../target/resolved-target.js';
+import type { Runtime } from './runtime.js';
+import { endConnection } from '../ssh2x/connection-end.js';
+import { BY_APPLICATION, CONNECTION_LOST, disconnectWith } from '../ssh2x/protocol-extras.js';
 import type { SessionStore } from '../store/session-store.js';
+import type { ChannelContext, ChannelRules } from '../proxy/channel-context.js';
 import type { AaClient } from './aa-client.js';
+import { routeChannels } from './channel-router.js';
 import type { CredstoreClient } from './credstore-client.js';
+import type { GatewayIdentity, LoginGrant } from './grant.js';
 import type { SharedSessionState } from './plugin-client.js';
 
 // One Session per client connection, from TCP accept to the last byte. It moves through explicit phases,
@@ -45,16 +49,20 @@ export class Session implements SharedSessionState {
   readonly verdicts: { hook: string; verdict: string; ms: number }[] = [];
   readonly additionalMetadata: string[] = [];
 
-  aa: AaClient | undefined;
-  credstore: CredstoreClient | undefined;
-  policy: Policy | undefined;
-  target: ResolvedTarget | undefined;
-  serverUser: string | undefined;
-  gateway: { user: string; groups: string[] } | undefined;
-  upstream: SshClient | undefined;
   readonly bytes = { toTarget: 0, toClient: 0 };
+
+  /** What the login has learnt so far; written only through the note* methods, in login order. */
+  private readonly facts: {
+    serverUser?: string;
+    policy?: Policy;
+    target?: ResolvedTarget;
+    gateway?: GatewayIdentity;
+    aa?: AaClient;
+    credstore?: CredstoreClient;
+  } = {};
+  private grant: LoginGrant | undefined;
   /** Files this session's terminal channels were recorded to. */
-  readonly recordings: string[] = [];
+  private readonly recordingPaths: string[] = [];
 
   /** Bytes relayed when the idle sweep last saw them change, and when (see idleMs). */
   private activeBytes = 0;
@@ -77,6 +85,91 @@ export class Session implements SharedSessionState {
 
   get closed(): boolean {
     return this.closing !== undefined;
+  }
+
+  get serverUser(): string | undefined {
+    return this.facts.serverUser;
+  }
+
+  get policy(): Policy | undefined {
+    return this.facts.policy;
+  }
+
+  get target(): ResolvedTarget | undefined {
+    return this.facts.target;
+  }
+
+  get gateway(): GatewayIdentity | undefined {
+    return this.facts.gateway;
+  }
+
+  get recordings(): readonly string[] {
+    return this.recordingPaths;
+  }
+
+  /** The connected target, once the login is accepted. */
+  get upstream(): SshClient | undefined {
+    return this.grant?.upstream;
+  }
+
+  /** The login named this server user (logged as `user`). */
+  noteServerUser(user: string): void {
+    this.facts.serverUser = user;
+    this.bind({ user });
+  }
+
+  /** The login chose this policy and target. */
+  noteTarget(policy: Policy, target: ResolvedTarget): void {
+    this.facts.policy = policy;
+    this.facts.target = target;
+    this.bind({ policy: policy.name, target: `${target.name}:${target.port}` });
+  }
+
+  /** The plugins taking part in this session: each is owed session_ended once it has been called. */
+  notePlugins(plugins: { aa?: AaClient; credstore?: CredstoreClient }): void {
+    if (plugins.aa) this.facts.aa = plugins.aa;
+    if (plugins.credstore) this.facts.credstore = plugins.credstore;
+  }
+
+  /** The AA plugin authenticated this gateway user. */
+  noteGateway(gateway: GatewayIdentity): void {
+    this.facts.gateway = gateway;
+    this.bind({ gwuser: gateway.user });
+  }
+
+  noteRecording(path: string): void {
+    this.recordingPaths.push(path);
+  }
+
+  /**
+   * The only way into the active phase: the login's frozen grant. From here the session's channels are carried
+   * to the target (channel-router.ts applies the policy to each).
+   */
+  activate(grant: LoginGrant): void {
+    if (this.grant || this.closing) throw new Error('activate() on a session that is not logging in');
+    this.grant = grant;
+    this.phase = 'active';
+    this.resetIdle(Date.now()); // the login's questions are not idle time
+    this.log.info({ event: 'session.active', gatewayUser: grant.gateway?.user }, 'login accepted');
+    routeChannels(this, grant);
+  }
+
+  /** What the channel bridges may see of this session (proxy/ never sees the Session itself). */
+  channelContext(rules: ChannelRules): ChannelContext {
+    let channels = 0;
+    const s = this;
+    return {
+      sessionId: this.id,
+      get log() { return s.log; },
+      get closed() { return s.closed; },
+      conn: this.conn,
+      bytes: this.bytes,
+      rules,
+      recordingsDir: this.runtime.config.recordingsDir,
+      trackChannel: (done) => this.trackChannel(done),
+      recorded: (path) => this.noteRecording(path),
+      nextChannelId: () => ++channels,
+    };
   }
 
   /**
@@ -102,9 +195,7 @@ export class Session implements SharedSessionState {
 
   /** Resolves when every channel relay has finished, or after `ms`. */
   async channelsDone(ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled([...this.channels]), new Promise((r) => { timer = setTimeout(r, ms); })]);
-    clearTimeout(timer);
+    await settleWithin(Promise.allSettled([...this.channels]), ms, undefined);
   }
 
   /**
@@ -158,7 +249,7 @@ export class Session implements SharedSessionState {
     await this.channelsDone(hookTimeoutMs === undefined ? CHANNELS_MS : Math.min(CHANNELS_MS, hookTimeoutMs / 4));
     const hookMs = hookTimeoutMs === undefined ? undefined : Math.max(1, hookTimeoutMs - (Date.now() - waitStarted));
     // spec 11.15: session_ended once for every plugin that took part.
-    await Promise.all([this.aa, this.credstore].filter((p) => p?.tookPart).map((p) => p!.sessionEnded(hookMs)));
+    await Promise.all([this.facts.aa, this.facts.credstore].filter((p) => p?.tookPart).map((p) => p!.sessionEnded(hookMs)));
     const now = Date.now();
     try {
       await this.hooks.store.record({
@@ -181,7 +272,7 @@ export class Session implements SharedSessionState {
         end_code: error?.code ?? null,
         bytes_to_target: this.bytes.toTarget,
         bytes_to_client: this.bytes.toClient,
-        recordings: this.recordings,
+        recordings: this.recordingPaths,
       });
     } catch (err) {
       this.log.error({ event: 'store.error', err }, 'could not record the session');

@@ -1,9 +1,9 @@
 import type { AuthContext, KeyboardAuthContext, Connection } from 'ssh2';
-import type { Client as SshClient } from 'ssh2';
-import { asBastionError, BastionError } from '../errors.js';
+import { asBastionError, BastionError } from '../core/errors.js';
+import type { LoginGrant } from '../session/grant.js';
 import { runLogin, type Prompter } from '../session/login.js';
 import type { Session } from '../session/session.js';
-import { disconnectWith, NO_MORE_AUTH_METHODS, sendBanner } from './protocol-extras.js';
+import { disconnectWith, NO_MORE_AUTH_METHODS, sendBanner } from '../ssh2x/protocol-extras.js';
 
 // Connects ssh2's authentication requests to the session's login flow. The flow runs once per connection and
 // asks questions through `Prompter`; this adapter answers them from whatever the client offers:
@@ -29,18 +29,18 @@ export class AuthAdapter implements Prompter {
   private prompted = false;
   private spare: string | undefined;
   private pending: PendingQuestion | undefined;
-  private outcome: { ok: true; upstream: SshClient } | { ok: false; error: BastionError } | undefined;
+  private outcome: { ok: true; grant: LoginGrant } | { ok: false; error: BastionError } | undefined;
 
   constructor(
     private readonly session: Session,
     private readonly conn: Connection,
-    private readonly onAccepted: (upstream: SshClient) => void,
+    private readonly onAccepted: (grant: LoginGrant) => void,
   ) {
     session.onClose(() => {
       this.pending?.reject(new BastionError('CLIENT_GONE', 'session closed while a question was pending'));
       this.pending = undefined;
       // A target login that finished but was never handed to the session must not stay open.
-      if (this.outcome?.ok && this.session.upstream !== this.outcome.upstream) this.outcome.upstream.end();
+      if (this.outcome?.ok && this.session.upstream !== this.outcome.grant.upstream) this.outcome.grant.upstream.end();
     });
   }
 
@@ -78,12 +78,12 @@ export class AuthAdapter implements Prompter {
 
   private async run(username: string): Promise<void> {
     try {
-      const upstream = await runLogin(this.session, username, this);
+      const grant = await runLogin(this.session, username, this);
       if (this.session.closed) {
-        upstream.end();
+        grant.upstream.end();
         return;
       }
-      this.outcome = { ok: true, upstream };
+      this.outcome = { ok: true, grant };
     } catch (err) {
       if (!(err instanceof BastionError)) this.session.log.error({ event: 'login.internal_error', err }, 'unexpected error during login');
       this.outcome = { ok: false, error: asBastionError(err, 'INTERNAL') };
@@ -98,8 +98,7 @@ export class AuthAdapter implements Prompter {
       if (this.outcome.ok) {
         if (!ctx) return; // accepted on the client's next request
         this.ctx = undefined;
-        const upstream = this.outcome.upstream;
-        this.onAccepted(upstream);
+        this.onAccepted(this.outcome.grant);
         ctx.accept();
       } else {
         this.refuse(this.outcome.error);

@@ -1,25 +1,22 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import ssh2, { type AcceptConnection, type Channel, type Client as SshClient, type ClientInfo, type Connection, type RejectConnection, type ServerConfig } from 'ssh2';
+import ssh2, { type ClientInfo, type Connection, type ServerConfig } from 'ssh2';
 import type { ListenAddress } from '../config/schema.js';
-import { BastionError } from '../errors.js';
-import { bridgeLocalForward, type LocalForward } from '../proxy/local-forwarding.js';
-import { serveRemoteForwarding } from '../proxy/remote-forwarding.js';
-import { bridgeSessionChannel } from '../proxy/session-bridge.js';
-import { serveX11 } from '../proxy/x11-forwarding.js';
-import type { Runtime } from '../runtime.js';
+import { BastionError } from '../core/errors.js';
+import type { Runtime } from '../session/runtime.js';
 import type { SessionRegistry } from '../session/registry.js';
 import { Session } from '../session/session.js';
 import type { SessionStore } from '../store/session-store.js';
-import { defaultInboundCiphers } from './algorithms.js';
+import { defaultInboundCiphers } from '../ssh2x/algorithms.js';
 import { AuthAdapter } from './auth-adapter.js';
-import { onAliveTimeout } from './connection-end.js';
-import { disconnectWith, NO_MORE_AUTH_METHODS, tuneConnection } from './protocol-extras.js';
+import { onAliveTimeout } from '../ssh2x/connection-end.js';
+import { connectionInternalsPresent } from '../ssh2x/internals.js';
+import { disconnectWith, NO_MORE_AUTH_METHODS, tuneConnection } from '../ssh2x/protocol-extras.js';
 
-// The SSH front door: one ssh2 Server per listen address. Each connection becomes a Session with an
-// AuthAdapter for its login; once the login is accepted, the client's channels are bridged to the target.
-// Remote forwarding requests are passed on to the target. Channels the client opens other than session and
-// forwards (x11, auth-agent: only servers open those) are refused by ssh2 for lack of a listener.
+// The SSH front door: one ssh2 Server per listen address. It admits each connection (limits, the login
+// deadline, alive checks), makes it a Session with an AuthAdapter for its login, and hands it over with
+// Session.activate() once the login is accepted; from there the session routes its channels
+// (session/channel-router.ts). This file never touches a channel.
 
 export interface SshServerDeps {
   readonly runtime: () => Runtime;
@@ -51,6 +48,7 @@ export function serverConfig(rt: Runtime): ServerConfig {
 
 export class SshServer {
   private readonly servers: ssh2.Server[] = [];
+  private internalsChecked = false;
 
   constructor(private readonly deps: SshServerDeps) {}
 
@@ -87,6 +85,13 @@ export class SshServer {
     const cfg = rt.config;
     // First thing: ssh2 emits 'error' for bad packets and resets, and an unhandled one would end the process.
     conn.on('error', (err: Error) => log.debug({ event: 'client.error', ip: info.ip, err: err.message }, 'client connection error'));
+    if (!this.internalsChecked) {
+      this.internalsChecked = true;
+      if (!connectionInternalsPresent(conn)) {
+        log.error({ event: 'ssh2.internals_missing', code: 'SSH2_INTERNALS_CHANGED' },
+          'this ssh2 connection lacks the private fields Gatehouse uses: banners, disconnect messages and agent forwarding will not work; install the ssh2 version package.json pins');
+      }
+    }
     tuneConnection(conn);
     if (registry.loggingIn >= cfg.limits.maxUnauthenticated) {
       log.warn({ event: 'session.refused', ip: info.ip, limit: cfg.limits.maxUnauthenticated }, 'too many logins in progress; connection refused');
@@ -108,41 +113,11 @@ export class SshServer {
     }, cfg.timeouts.loginGraceMs);
     s.onClose(() => clearTimeout(grace));
 
-    let channels = 0;
-    const auth = new AuthAdapter(s, conn, (upstream) => {
+    const auth = new AuthAdapter(s, conn, (grant) => {
       clearTimeout(grace);
-      s.upstream = upstream;
-      s.phase = 'active';
-      s.resetIdle(Date.now()); // the login's questions are not idle time
-      s.log.info({ event: 'session.active', gatewayUser: s.gateway?.user }, 'login accepted');
-      upstream.on('error', (err: Error) => s.log.warn({ event: 'target.error', err: err.message }, 'target connection error'));
-      // close() tells the user why, as OpenSSH's client does when its own ServerAlive checks give up.
-      onAliveTimeout(upstream, () => void s.close('target_closed', new BastionError('TARGET_TIMEOUT',
-        `target answered none of ${cfg.ssh.targetAliveCountMax} alive checks ${cfg.ssh.targetAliveIntervalMs} ms apart`,
-        { userMessage: `The server ${s.target?.name ?? ''} stopped answering.` })));
-      // Let open channels deliver their last output and exit status before the client connection goes.
-      upstream.once('close', () => void s.channelsDone(5_000).then(() => s.close('target_closed')));
-      serveRemoteForwarding(s, upstream, () => ++channels);
-      serveX11(s, upstream, () => ++channels);
+      s.activate(grant);
     });
     conn.on('authentication', (ctx) => auth.handle(ctx));
-
-    conn.on('session', (accept, reject) => {
-      if (s.phase !== 'active' || !s.upstream) return reject();
-      bridgeSessionChannel(s, ++channels, accept, s.upstream);
-    });
-    const localForward = (accept: AcceptConnection<Channel>, reject: RejectConnection, forward: (up: SshClient) => LocalForward): void => {
-      if (s.phase !== 'active' || !s.upstream) return reject();
-      bridgeLocalForward(s, ++channels, forward(s.upstream), accept, reject);
-    };
-    conn.on('tcpip', (accept, reject, i) => localForward(accept, reject, (up) => ({
-      type: 'direct-tcpip', dest: `${i.destIP}:${i.destPort}`, allowed: Boolean(s.policy?.tcpForwarding.local),
-      open: (cb) => up.forwardOut(i.srcIP, i.srcPort, i.destIP, i.destPort, cb),
-    })));
-    conn.on('openssh.streamlocal', (accept, reject, i) => localForward(accept, reject, (up) => ({
-      type: 'direct-streamlocal', dest: i.socketPath, allowed: Boolean(s.policy?.streamLocalForwarding.local),
-      open: (cb) => up.openssh_forwardOutStreamLocal(i.socketPath, cb),
-    })));
     conn.once('close', () => void s.close(s.phase === 'active' ? 'logout' : 'client_gone'));
   }
 }

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from 'ssh2';
-import { cpuHasAes } from '../../src/ssh/algorithms.js';
+import { cpuHasAes } from '../../src/ssh2x/algorithms.js';
 import type { Gatehouse } from '../helpers/gatehouse.js';
 import { runScp, runSftp, runSsh, sshArgs, type ClientResult } from '../helpers/openssh.js';
 import { type PolicySpec, type Scenario, startScenario } from '../helpers/scenario.js';

@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import ssh2 from 'ssh2';
 import { runSsh } from '../helpers/openssh.js';
-import { FIXTURES, ROOT } from '../helpers/paths.js';
+import { CLI, FIXTURES, ROOT } from '../helpers/paths.js';
 import { connectClient } from '../helpers/ssh2-client.js';
 import { freePort } from '../helpers/sshd.js';
 
@@ -47,10 +47,11 @@ describe('gatehouse serve with the shipped config.yaml', () => {
       .replaceAll('2022', String(demoPort));
     writeFileSync(join(dir, 'config.yaml'), configText);
     // With the soft open-file limit many distributions give services, which start-up warns about.
-    child = spawn('sh', ['-c', 'ulimit -n 1024 && exec "$0" "$@"', process.execPath, join(ROOT, 'dist', 'src', 'cli', 'main.js'), 'serve', '--config', join(dir, 'config.yaml')], {
+    child = spawn('sh', ['-c', 'ulimit -n 1024 && exec "$0" "$@"', process.execPath, CLI, 'serve', '--config', join(dir, 'config.yaml')], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    // 'close', not 'exit': the log lines still in the pipe when the process exits are read by then.
+    exited = new Promise((resolve) => child.once('close', (code) => resolve(code)));
     createInterface({ input: child.stdout! }).on('line', (l) => logs.push(JSON.parse(l) as Line));
     await waitLog((l) => l.event === 'server.listening', 'listening');
     const hostKey = readFileSync(join(dir, 'keys', 'host_ed25519.pub'), 'utf8').trim();
@@ -131,7 +132,7 @@ describe('gatehouse serve with the shipped config.yaml', () => {
 });
 
 describe('gatehouse plugin check', () => {
-  const cli = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'dist', 'src', 'cli', 'main.js'), ...args], { encoding: 'utf8' });
+  const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
 
   test('a good plugin: its type, runtime and methods, exit 0', () => {
     const js = cli('plugin', 'check', join(ROOT, 'plugins', 'demo_token'));

@@ -8,18 +8,17 @@ import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { createApp } from '../../src/app.js';
 import { loadConfigFile } from '../../src/config/config.js';
-import { BastionError } from '../../src/errors.js';
+import { BastionError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { Gatehouse } from '../helpers/gatehouse.js';
 import { runSsh } from '../helpers/openssh.js';
-import { ROOT } from '../helpers/paths.js';
+import { CLI } from '../helpers/paths.js';
 import { type Scenario, startScenario } from '../helpers/scenario.js';
 import type { Sshd } from '../helpers/sshd.js';
 
 // Administrators see and end live sessions of a running Gatehouse with `gatehouse sessions` and
 // `gatehouse terminate ID`, through a Unix socket only Gatehouse's own account may use.
 
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const SECRET = 'S3cret-Answer-71';
 
 function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { generateEd25519 } from '../../src/ssh/keygen.js';
+import { generateEd25519 } from '../../src/ssh2x/keygen.js';
 import { startGatehouse, type Gatehouse, type LogLine, type PluginCall } from '../helpers/gatehouse.js';
 import { runSsh } from '../helpers/openssh.js';
 import { scenarioHosts, targetKnownHosts } from '../helpers/scenario.js';

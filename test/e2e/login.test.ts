@@ -7,6 +7,7 @@ import type { Gatehouse } from '../helpers/gatehouse.js';
 import { runSsh } from '../helpers/openssh.js';
 import { FIXTURE_AA_PLUGINS, type PolicySpec, type Scenario, startScenario } from '../helpers/scenario.js';
 import type { Sshd } from '../helpers/sshd.js';
+import { parseJsonl } from '../helpers/jsonl.js';
 
 // Logins through Gatehouse with the real OpenSSH client to a real OpenSSH sshd: the AA plugin's questions,
 // verdicts, cookies and session_ended as the user and the plugin see them.
@@ -226,7 +227,7 @@ for (const plugin of FIXTURE_AA_PLUGINS) describe(`login through Gatehouse (Open
   test('the connection database keeps verdicts and additional_metadata, and no secret reaches a log or the database', async () => {
     await gh.closedSessions(sessions);
     const db = readFileSync(join(gh.dir, 'data', 'sessions.jsonl'), 'utf8');
-    const rows = db.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const rows = parseJsonl(db);
     const basic = rows.find((r) => r['policy'] === 'basic' && r['end_reason'] === 'logout')!;
     assert.deepEqual(basic['additional_metadata'], ['{"ticket":"INC-42"}']);
     assert.ok((basic['verdicts'] as { verdict: string }[]).some((v) => v.verdict === 'ACCEPT'));

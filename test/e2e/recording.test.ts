@@ -7,6 +7,7 @@ import { runSsh } from '../helpers/openssh.js';
 import { type PolicySpec, type Scenario, startScenario } from '../helpers/scenario.js';
 import type { Sshd } from '../helpers/sshd.js';
 import { Terminal } from '../helpers/terminal.js';
+import { readJsonl } from '../helpers/jsonl.js';
 
 // Policy record_sessions: terminal sessions are recorded as asciicast v2 files (asciinema play replays them),
 // with what the target showed and nothing the user typed that was not echoed; the connection database points
@@ -33,9 +34,7 @@ describe('session recording', () => {
   /** The connection database line of the session whose channel.open said `pred`. */
   const recordOf = async (sid: string): Promise<Record<string, unknown>> => {
     const file = join(gh.dir, 'data', 'sessions.jsonl');
-    const find = (): Record<string, unknown> | undefined => (existsSync(file)
-      ? readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).find((r) => r['session_id'] === sid)
-      : undefined);
+    const find = (): Record<string, unknown> | undefined => readJsonl(file).find((r) => r['session_id'] === sid);
     await gh.waitFor(`session ${sid} in the connection database`, () => find() !== undefined);
     return find()!;
   };

@@ -7,6 +7,7 @@ import { runSsh } from '../helpers/openssh.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { scenarioHosts, targetKnownHosts } from '../helpers/scenario.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { readJsonl } from '../helpers/jsonl.js';
 
 // The Python examples of the SPS plugin documentation, run unchanged under Gatehouse through a real ssh
 // login: the token example with its retry counter, the cookie hand-off whose session_ended prints the cookie,
@@ -80,7 +81,7 @@ describe('the SPS documentation\'s Python examples', () => {
     const closed = await gh.closedSessions(sessions);
     const sid = closed.at(-1)!.sid!;
     assert.deepEqual(output(sid), [`Session ended; session_id='${sid}', session_details='client_ip=127.0.0.1'`]);
-    const db = readFileSync(join(gh.dir, 'data', 'sessions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const db = readJsonl(join(gh.dir, 'data', 'sessions.jsonl'));
     const row = db.find((x) => x['session_id'] === sid)!;
     assert.equal(row['gateway_user'], 'username-received-from-third-party');
     assert.deepEqual(row['additional_metadata'], ['T-1234']);

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { generateEd25519 } from '../../src/ssh/keygen.js';
+import { generateEd25519 } from '../../src/ssh2x/keygen.js';
 import { startGatehouse, type Gatehouse, type LogLine } from '../helpers/gatehouse.js';
 import { runSsh } from '../helpers/openssh.js';
 import { scenarioHosts, scenarioPolicies, type PolicySpec } from '../helpers/scenario.js';

@@ -7,6 +7,7 @@ import { createApp, type App } from '../../src/app.js';
 import { loadConfigFile } from '../../src/config/config.js';
 import { createLogger } from '../../src/log/logger.js';
 import { FIXTURES, ROOT } from './paths.js';
+import { readJsonl } from './jsonl.js';
 
 // Starts Gatehouse in-process on 127.0.0.1:0 from a temp dir with a config.yaml written by the test, fixture
 // plugins copied in, and its JSON log captured line by line for assertions.
@@ -126,9 +127,8 @@ export async function startGatehouse(opts: GatehouseOptions): Promise<Gatehouse>
     clientKeyLine: existsSync(join(keysDir, 'client_ed25519.pub')) ? readFileSync(join(keysDir, 'client_ed25519.pub'), 'utf8').trim() : '',
     logs,
     calls(hook) {
-      if (!existsSync(ctx.callsFile)) return [];
       // A plugin may be writing a line right now: only complete lines count.
-      const all = readFileSync(ctx.callsFile, 'utf8').split('\n').slice(0, -1).map((l) => JSON.parse(l) as PluginCall);
+      const all = readJsonl<PluginCall>(ctx.callsFile);
       return hook ? all.filter((c) => c.hook === hook) : all;
     },
     waitFor,

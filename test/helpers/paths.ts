@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-// Tests run compiled from dist/test; fixtures and shipped files live in the source tree.
+// Tests run compiled from build/test; fixtures and shipped files live in the source tree.
 
 function findRoot(): string {
   for (let d = dirname(fileURLToPath(import.meta.url)); ; d = dirname(d)) {
@@ -14,3 +14,5 @@ function findRoot(): string {
 export const ROOT = findRoot();
 export const FIXTURES = join(ROOT, 'test', 'fixtures');
 export const ASKPASS = join(FIXTURES, 'askpass.sh');
+/** The `gatehouse` command as the test build compiled it (npm test builds into build/). */
+export const CLI = join(ROOT, 'build', 'src', 'cli', 'main.js');

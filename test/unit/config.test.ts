@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfigFile, parseConfig, type Config } from '../../src/config/config.js';
-import { BastionError } from '../../src/errors.js';
-import { addressAllowed, nameAllowed, portAllowed } from '../../src/proxy/target-rules.js';
+import { BastionError } from '../../src/core/errors.js';
+import { addressAllowed, nameAllowed, portAllowed } from '../../src/target/target-rules.js';
 import { ROOT } from '../helpers/paths.js';
 
 const FILE = '/etc/gatehouse/config.yaml';

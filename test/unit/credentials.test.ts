@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { generateEd25519 } from '../../src/ssh/keygen.js';
+import { generateEd25519 } from '../../src/ssh2x/keygen.js';
 import type { JsonValue } from '../../src/plugins/contract.js';
 import { checkPasswordList, checkPrivateKeyList } from '../../src/plugins/credentials.js';
 

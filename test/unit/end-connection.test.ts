@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import type { Client } from 'ssh2';
-import { endConnection } from '../../src/ssh/connection-end.js';
+import { endConnection } from '../../src/ssh2x/connection-end.js';
 import { loopbackPair } from '../helpers/tcp-pair.js';
 
 // A peer that never closes its side (a frozen client: its kernel acknowledges our FIN, nothing more) must not

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import ssh2 from 'ssh2';
-import { BastionError } from '../../src/errors.js';
-import { generateEd25519, generateRsa } from '../../src/ssh/keygen.js';
-import { ensureHostKeys, ensureKey, loadKey } from '../../src/ssh/keys.js';
+import { BastionError } from '../../src/core/errors.js';
+import { generateEd25519, generateRsa } from '../../src/ssh2x/keygen.js';
+import { ensureHostKeys, ensureKey, loadKey } from '../../src/ssh2x/keys.js';
 
 const { utils } = ssh2;
 
@@ -58,7 +58,7 @@ describe('key files', () => {
   test('key generation survives garbage collection under way (Node 20.20 deadlocks in KeyObject.export)', () => {
     // With a 1 MB young generation a collection runs during almost every call; keys exported from the
     // returned key objects hung here within seconds (gdb: ExportJWKEdKey -> GC -> ~KeyGenJob -> mutex).
-    const keygen = new URL('../../src/ssh/keygen.js', import.meta.url).href;
+    const keygen = new URL('../../src/ssh2x/keygen.js', import.meta.url).href;
     const script = `const { generateEd25519, generateRsa } = await import(${JSON.stringify(keygen)});
       for (let i = 0; i < 20000; i++) generateEd25519('c');
       for (let i = 0; i < 5; i++) generateRsa(1024, 'c');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { checkHostKey, knownKeyTypes, parseKnownHosts } from '../../src/proxy/known-hosts.js';
+import { checkHostKey, knownKeyTypes, parseKnownHosts } from '../../src/ssh2x/known-hosts.js';
 
 const blob = (type: string, fill: number): Buffer => {
   const t = Buffer.from(type);

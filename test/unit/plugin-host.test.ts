@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { BastionError } from '../../src/errors.js';
+import { BastionError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/log/logger.js';
 import { PluginHost } from '../../src/plugins/plugin-host.js';
 

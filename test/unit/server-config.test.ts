@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import ssh2 from 'ssh2';
-import type { Runtime } from '../../src/runtime.js';
+import type { Runtime } from '../../src/session/runtime.js';
 import { serverConfig } from '../../src/ssh/server.js';
 
 // ssh.client_alive_interval: 0 means "never ask", as in OpenSSH. ssh2 reads a 0 interval as "use my default"

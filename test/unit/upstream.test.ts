@@ -8,8 +8,8 @@ import { after, describe, test } from 'node:test';
 import pino from 'pino';
 import ssh2, { type Client, type Connection } from 'ssh2';
 import { connectUpstream } from '../../src/proxy/upstream.js';
-import { generateEd25519, generateRsa } from '../../src/ssh/keygen.js';
-import { tuneConnection } from '../../src/ssh/protocol-extras.js';
+import { generateEd25519, generateRsa } from '../../src/ssh2x/keygen.js';
+import { tuneConnection } from '../../src/ssh2x/protocol-extras.js';
 
 // What connectUpstream leaves in memory for the life of a session: the two legs of 10,000 idle sessions are
 // what Gatehouse's memory is made of. The SSH peer is an ssh2 server on loopback.

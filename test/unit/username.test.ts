@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseUsername, type LoginRequest } from '../../src/ssh/username.js';
+import { parseUsername, type LoginRequest } from '../../src/target/username.js';
 
 // spec 7.1-7.4 and 11.19-11.21: every documented form, and malformed input.
 

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import type { Client } from 'ssh2';
-import { batchWrites } from '../../src/ssh/protocol-extras.js';
+import { batchWrites } from '../../src/ssh2x/protocol-extras.js';
 import { loopbackPair } from '../helpers/tcp-pair.js';
 
 interface Pair {

@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'HOST_KEY_INSECURE'
   | 'HOST_KEY_INVALID'
   | 'CRYPTO_BINDING_MISSING'
+  | 'SSH2_INTERNALS_CHANGED'
   | 'CONTROL_SOCKET_IN_USE'
   // plugins: loading
   | 'MANIFEST_INVALID'

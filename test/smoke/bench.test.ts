@@ -13,7 +13,7 @@ test('npm run bench (quick subset) measures the three routes and writes its JSON
   const dir = mkdtempSync(join(tmpdir(), 'gh-bench-test-'));
   try {
     const out = join(dir, 'bench.json');
-    const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'bench', 'run.js'), '--quick', '--rounds', '1', '--only', 'logins,hooks,idle', '--json', out], {
+    const r = spawnSync(process.execPath, [join(ROOT, 'build', 'bench', 'run.js'), '--quick', '--rounds', '1', '--only', 'logins,hooks,idle', '--json', out], {
       encoding: 'utf8', timeout: 240_000,
     });
     assert.equal(r.status, 0, r.stderr);
@@ -38,7 +38,7 @@ test('npm run bench (quick subset) measures the three routes and writes its JSON
 });
 
 test('npm run bench -- --help prints its usage; an unknown scenario is refused before anything starts', () => {
-  const run = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'dist', 'bench', 'run.js'), ...args], { encoding: 'utf8', timeout: 30_000 });
+  const run = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'build', 'bench', 'run.js'), ...args], { encoding: 'utf8', timeout: 30_000 });
   const help = run('--help');
   assert.equal(help.status, 0);
   assert.match(help.stdout, /--only LIST/);

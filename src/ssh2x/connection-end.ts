@@ -1,12 +1,7 @@
-import type { Socket } from 'node:net';
 import type { Client, Connection } from 'ssh2';
+import { connectionInternals } from './internals.js';
 
 // How Gatehouse lets go of a connection it ends (either leg), and how it learns that ssh2 gave up on a peer.
-
-/** ssh2 keeps the socket here; it has no public accessor. */
-interface WithSocket {
-  _sock?: Socket;
-}
 
 const MAX_LINGER_ROUNDS = 6;
 
@@ -19,7 +14,7 @@ const MAX_LINGER_ROUNDS = 6;
  * holds is still delivered after that, as close() does not discard it. Six lingers at the most.
  */
 export function endConnection(conn: Connection | Client, lingerMs: number): void {
-  const sock = (conn as unknown as WithSocket)._sock;
+  const sock = connectionInternals(conn)._sock;
   try {
     conn.end();
   } catch {

@@ -1,23 +1,14 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { Config, Policy } from '../config/config.js';
-import { BastionError } from '../errors.js';
-import type { LoginRequest } from '../ssh/username.js';
-import { addressAllowed, nameAllowed, portAllowed } from './target-rules.js';
+import { BastionError } from '../core/errors.js';
+import type { ResolvedTarget } from '../target/resolved-target.js';
+import type { LoginRequest } from '../target/username.js';
+import { addressAllowed, nameAllowed, portAllowed } from '../target/target-rules.js';
 
 // Picks the connection policy for a login and the exact address Gatehouse will connect to. A user-named
 // target must pass a policy's allow-list: Gatehouse is never an open proxy. Names are resolved once, here, and
 // that address is used for the connection, so an allow-list on CIDR blocks cannot be sidestepped by DNS.
-
-export interface ResolvedTarget {
-  /** The name the user gave (or the policy's fixed host): what plugins see as target_server. */
-  readonly name: string;
-  /** The IP address Gatehouse connects to. */
-  readonly address: string;
-  readonly port: number;
-  /** Names known_hosts entries may be recorded under (typed name, alias host, address). */
-  readonly hostKeyNames: readonly string[];
-}
 
 export interface TargetChoice {
   readonly policy: Policy;

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import ssh2 from 'ssh2';
-import { BastionError } from '../errors.js';
+import { BastionError } from '../core/errors.js';
 import { generateEd25519, generateRsa } from './keygen.js';
 
 // SSH key files: Gatehouse's host keys, its client key for targets, the demo target's key. Missing keys are

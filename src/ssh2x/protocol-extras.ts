@@ -1,9 +1,8 @@
-import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
 import type { Client, Connection, ServerChannel } from 'ssh2';
 
-// What ssh2 has no public API for, reached through its internals (pinned to ssh2 ~1.17; covered by
-// end-to-end tests against the real OpenSSH client):
+// What ssh2 has no public API for, reached through its internals (internals.ts; pinned to ssh2 ~1.17 and
+// checked at start-up; covered by end-to-end tests against the real OpenSSH client):
 // - SSH_MSG_USERAUTH_BANNER at any point of the login (RFC 4252 §5.4). ssh2 only sends its static banner
 //   once; Gatehouse shows questions to password-only clients with it.
 // - SSH_MSG_DISCONNECT with a description: ssh2 always sends an empty one; Gatehouse tells a refused user why.
@@ -12,10 +11,7 @@ import type { Client, Connection, ServerChannel } from 'ssh2';
 // - sending the packets ssh2 writes in one tick with one writev.
 // - opening an auth-agent@openssh.com channel to the client (agent forwarding): ssh2 has the packet but no API.
 
-const require = createRequire(import.meta.url);
-const { sendPacket } = require('ssh2/lib/protocol/utils.js') as { sendPacket(proto: unknown, packet: Buffer, bypass?: boolean): boolean };
-const { bindingAvailable } = require('ssh2/lib/protocol/crypto.js') as { bindingAvailable: boolean };
-const { MAX_WINDOW, PACKET_SIZE } = require('ssh2/lib/Channel.js') as { MAX_WINDOW: number; PACKET_SIZE: number };
+import { bindingAvailable, connectionInternals, MAX_WINDOW, PACKET_SIZE, sendPacket, type ChannelOpened } from './internals.js';
 
 const USERAUTH_BANNER = 53;
 const DISCONNECT = 1;
@@ -25,29 +21,9 @@ export const NO_MORE_AUTH_METHODS = 14;
 export const CONNECTION_LOST = 10;
 export const BY_APPLICATION = 11;
 
-interface PacketWriter {
-  allocStart: number;
-  allocStartKEX: number;
-  alloc(n: number, force?: boolean): Buffer;
-  finalize(packet: Buffer, force?: boolean): Buffer;
-}
-
-type ChannelOpened = (err: Error | undefined, channel: ServerChannel) => void;
-
-interface Internals {
-  _protocol?: {
-    _packetRW?: { write: PacketWriter };
-    _kex?: { _keys?: unknown };
-    openssh_authAgent?(localChannel: number, window: number, packetSize: number): void;
-  };
-  _chanMgr?: { add(pending: ChannelOpened & { type: string }): number };
-  _sock?: Socket;
-  authenticated?: boolean;
-}
-
 /** Sends a userauth banner; a no-op once the connection is gone or authenticated. */
 export function sendBanner(conn: Connection, text: string): void {
-  const c = conn as unknown as Internals;
+  const c = connectionInternals(conn);
   const proto = c._protocol;
   const writer = proto?._packetRW?.write;
   if (!proto || !writer || c.authenticated || c._sock?.destroyed) return;
@@ -73,7 +49,7 @@ export function sendBanner(conn: Connection, text: string): void {
  * Gatehouse ends a session. Never throws: it runs on close paths.
  */
 export function disconnectWith(conn: Connection, reason: number, description: string): void {
-  const c = conn as unknown as Internals;
+  const c = connectionInternals(conn);
   const proto = c._protocol;
   const writer = proto?._packetRW?.write;
   if (!proto || !writer || !c._sock || c._sock.destroyed) return;
@@ -104,7 +80,7 @@ export function cryptoBindingAvailable(): boolean {
  * batched (below). For a Client, call it after connect(), which creates the socket.
  */
 export function tuneConnection(conn: Connection | Client): void {
-  (conn as unknown as Internals)._sock?.setNoDelay(true);
+  (connectionInternals(conn))._sock?.setNoDelay(true);
   forgetKexKeys(conn);
   batchWrites(conn);
 }
@@ -116,7 +92,7 @@ export function tuneConnection(conn: Connection | Client): void {
  */
 function forgetKexKeys(conn: Connection | Client): void {
   conn.on('handshake', () => {
-    const kex = (conn as unknown as Internals)._protocol?._kex;
+    const kex = (connectionInternals(conn))._protocol?._kex;
     if (kex?._keys) kex._keys = null;
   });
 }
@@ -145,7 +121,7 @@ function batchedWrite(this: BatchedSocket, ...args: Parameters<Socket['write']>)
  * message); nothing waits longer than the current tick, so interactive latency is unchanged.
  */
 export function batchWrites(conn: Connection | Client): void {
-  const sock = (conn as unknown as Internals)._sock;
+  const sock = (connectionInternals(conn))._sock;
   if (sock instanceof Socket) sock.write = batchedWrite as Socket['write'];
 }
 
@@ -154,8 +130,8 @@ export function batchWrites(conn: Connection | Client): void {
  * forwarded agent. ssh2's server sends this packet but has no method for it; the reply (confirmation or
  * failure) is handled by ssh2 as for the channels it opens itself.
  */
-export function openAgentChannel(conn: Connection, cb: ChannelOpened): void {
-  const c = conn as unknown as Internals;
+export function openAgentChannel(conn: Connection, cb: ChannelOpened<ServerChannel>): void {
+  const c = connectionInternals(conn);
   const open = c._protocol?.openssh_authAgent;
   if (!c._chanMgr || !open || c._sock?.destroyed) return cb(new Error('connection closed'), undefined as never);
   const local = c._chanMgr.add(Object.assign((err: Error | undefined, ch: ServerChannel) => cb(err, ch), { type: 'auth-agent@openssh.com' }));

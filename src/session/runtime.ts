@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { Config, Policy } from './config/config.js';
-import { BastionError } from './errors.js';
-import { PluginHost, type PluginHandle } from './plugins/plugin-host.js';
-import { ensureHostKeys, ensureKey, type LoadedKey } from './ssh/keys.js';
+import type { Config, Policy } from '../config/config.js';
+import { BastionError } from '../core/errors.js';
+import { PluginHost, type PluginHandle } from '../plugins/plugin-host.js';
+import { ensureHostKeys, ensureKey, type LoadedKey } from '../ssh2x/keys.js';
 
 // A Runtime is one validated, frozen snapshot of the configuration with everything built from it (keys,
 // loaded plugins). Reload builds a new one and swaps it in; sessions keep the snapshot they started with, so
