@@ -112,4 +112,8 @@ export class Plugin {
   authorize() {
     return { verdict: 'ACCEPT' };
   }
+
+  session_ended({ session_id, cookie }) {
+    if (cookie.subject) console.log(`oidc: session ${session_id} of subject ${cookie.subject} ended`);
+  }
 }

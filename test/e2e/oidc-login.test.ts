@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { closedPort, deviceLogin, startDeviceLogin } from '../helpers/device-login.js';
+import { closedPort, deviceLogin, oidcConfiguration, oidcPolicy, startDeviceLogin } from '../helpers/device-login.js';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
 import { listenTestProvider, type TestProvider } from '../helpers/oidc-provider.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
@@ -8,31 +8,6 @@ import { startSshd, type Sshd } from '../helpers/sshd.js';
 // Single sign-on over SSH: the real OpenSSH client logs in through Gatehouse with the bundled oidc plugin,
 // which runs the OAuth 2.0 device flow against a real OpenID Provider (oidc-provider) on loopback; the test
 // approves the code over HTTP through the provider's login and consent pages, as a person in a browser would.
-
-export function oidcConfiguration(issuer: string, secretEnv?: string): string {
-  return [
-    '[oidc]',
-    `issuer = ${issuer}`,
-    'client_id = gatehouse',
-    secretEnv ? `client_secret_env = ${secretEnv}` : 'client_secret = gatehouse-test-secret-0123456789abcdef',
-    'scope = openid profile',
-    'user_claim = preferred_username',
-    'groups_claim = groups',
-    'poll_timeout = 20',
-  ].join('\n');
-}
-
-export function oidcPolicy(name: string, sshd: Sshd, configuration: string): Record<string, unknown> {
-  return {
-    name,
-    aa_plugin: { name: 'oidc', configuration },
-    targets: { allow: [{ hosts: [name], ports: [sshd.port] }] },
-    target_auth: { method: 'key' },
-    host_key_check: { known_hosts: 'target_known_hosts', policy: 'strict' },
-    // The gateway users come from the provider; only its "ops" group may be the target's user.
-    usermapping: [{ server_user: sshd.user, gateway_groups: ['ops'] }],
-  };
-}
 
 describe('oidc plugin: device flow login through Gatehouse against a real OpenID Provider', () => {
   let sshd: Sshd;

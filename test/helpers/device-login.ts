@@ -6,6 +6,7 @@ import type { Gatehouse } from './gatehouse.js';
 import { runSsh, type ClientResult } from './openssh.js';
 import { FIXTURES } from './paths.js';
 import type { TestProvider } from './oidc-provider.js';
+import type { Sshd } from './sshd.js';
 
 // An ssh login through the oidc plugin's device flow, as a person does it: ssh shows "Open URL and enter code
 // X, then press Enter"; the person approves X in the browser (here: over HTTP at the test provider) and then
@@ -71,4 +72,31 @@ export async function closedPort(): Promise<number> {
   const port = (s.address() as { port: number }).port;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
+}
+
+/** The oidc plugin's configuration text for the test provider (secret inline, or from an environment variable). */
+export function oidcConfiguration(issuer: string, secretEnv?: string): string {
+  return [
+    '[oidc]',
+    `issuer = ${issuer}`,
+    'client_id = gatehouse',
+    secretEnv ? `client_secret_env = ${secretEnv}` : 'client_secret = gatehouse-test-secret-0123456789abcdef',
+    'scope = openid profile',
+    'user_claim = preferred_username',
+    'groups_claim = groups',
+    'poll_timeout = 20',
+  ].join('\n');
+}
+
+/** A policy that logs in to `sshd` through the oidc plugin; only the provider's "ops" group may be its user. */
+export function oidcPolicy(name: string, sshd: Sshd, configuration: string): Record<string, unknown> {
+  return {
+    name,
+    aa_plugin: { name: 'oidc', configuration },
+    targets: { allow: [{ hosts: [name], ports: [sshd.port] }] },
+    target_auth: { method: 'key' },
+    host_key_check: { known_hosts: 'target_known_hosts', policy: 'strict' },
+    // The gateway users come from the provider; only its "ops" group may be the target's user.
+    usermapping: [{ server_user: sshd.user, gateway_groups: ['ops'] }],
+  };
 }

@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from 'jose';
 import { BACKCHANNEL_LOGOUT_EVENT } from '../../src/identity/logout-token.js';
 
+export type SigningKey = Parameters<SignJWT['sign']>[0];
+
 // Logout tokens made by the test: a key pair whose public half a loopback "issuer" publishes (discovery and
 // JWKS), and a second key nobody publishes, for forgeries.
 
@@ -12,6 +14,23 @@ export interface TokenIssuer {
   /** Signs a logout token; `claims` overrides or (with undefined) removes the defaults. */
   sign(claims: Record<string, unknown>, opts?: { forged?: boolean }): Promise<string>;
   stop(): Promise<void>;
+}
+
+/** A logout token as `issuer` would send it to `audience` for `sid`/`sub`; `claims` override or (undefined) remove. */
+export function signLogoutToken(key: SigningKey, kid: string, defaults: Record<string, unknown>, claims: Record<string, unknown> = {}): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  const all: Record<string, unknown> = { iat: now, exp: now + 120, jti: randomUUID(), events: { [BACKCHANNEL_LOGOUT_EVENT]: {} }, ...defaults, ...claims };
+  for (const k of Object.keys(all)) if (all[k] === undefined) delete all[k];
+  return new SignJWT(all as JWTPayload).setProtectedHeader({ alg: 'RS256', kid, typ: 'logout+jwt' }).sign(key);
+}
+
+/** POSTs a logout token to Gatehouse's back-channel logout listener, as a provider does. */
+export async function postLogoutToken(url: string, token: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(url, {
+    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ logout_token: token }).toString(), signal: AbortSignal.timeout(10_000),
+  });
+  return { status: res.status, body: await res.text() };
 }
 
 export async function startTokenIssuer(audience: string): Promise<TokenIssuer> {
@@ -29,15 +48,8 @@ export async function startTokenIssuer(audience: string): Promise<TokenIssuer> {
   issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     issuer,
-    async sign(claims, opts = {}) {
-      const now = Math.floor(Date.now() / 1000);
-      const all: Record<string, unknown> = {
-        iss: issuer, aud: audience, iat: now, exp: now + 120, jti: randomUUID(), sub: 'alice', sid: 'sid-1',
-        events: { [BACKCHANNEL_LOGOUT_EVENT]: {} }, ...claims,
-      };
-      for (const k of Object.keys(all)) if (all[k] === undefined) delete all[k];
-      const key = opts.forged ? rogue.privateKey : good.privateKey;
-      return new SignJWT(all as JWTPayload).setProtectedHeader({ alg: 'RS256', kid: 'test-issuer-1', typ: 'logout+jwt' }).sign(key);
+    sign(claims, opts = {}) {
+      return signLogoutToken((opts.forged ? rogue : good).privateKey as SigningKey, 'test-issuer-1', { iss: issuer, aud: audience, sub: 'alice', sid: 'sid-1' }, claims);
     },
     async stop() {
       server.closeAllConnections();

@@ -1,10 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
+import type { SigningKey } from './logout-tokens.js';
 
 // A real OpenID Provider (the oidc-provider package) on a loopback port, with the device flow, back-channel
 // logout and one static confidential client, and a "browser" per person that approves device codes and signs
 // out through the provider's own HTML pages (its development login and consent forms), as a person would.
+
+export const PROVIDER_KID = 'test-op-1';
 
 export interface TestAccount {
   readonly groups: readonly string[];
@@ -14,6 +17,8 @@ export interface TestProvider {
   readonly issuer: string;
   readonly clientId: string;
   readonly clientSecret: string;
+  /** The provider's signing key (kid KID), for tests that sign logout tokens as the provider would. */
+  readonly signingKey: () => SigningKey;
   /** Builds the provider; call once, when the back-channel logout address is known. */
   start(opts: { backchannelLogoutUri?: string }): Promise<void>;
   /** Signs `login` in (any password), enters `userCode` and consents, in that person's browser. */
@@ -100,6 +105,7 @@ export async function listenTestProvider(accounts: Readonly<Record<string, TestA
   const clientId = 'gatehouse';
   const clientSecret = 'gatehouse-test-secret-0123456789abcdef';
   const browsers = new Map<string, Browser>();
+  let signingKey: SigningKey | undefined;
   const browser = (login: string): Browser => {
     let b = browsers.get(login);
     if (!b) browsers.set(login, (b = new Browser()));
@@ -118,9 +124,11 @@ export async function listenTestProvider(accounts: Readonly<Record<string, TestA
     issuer,
     clientId,
     clientSecret,
+    signingKey: () => signingKey!,
     async start({ backchannelLogoutUri }) {
       const { privateKey } = await generateKeyPair('RS256', { extractable: true });
-      const jwk = { ...(await exportJWK(privateKey)), kid: 'test-op-1', alg: 'RS256', use: 'sig' };
+      signingKey = privateKey as SigningKey;
+      const jwk = { ...(await exportJWK(privateKey)), kid: PROVIDER_KID, alg: 'RS256', use: 'sig' };
       const moduleName = 'oidc-provider';
       const { default: Provider } = await import(moduleName);
       const provider = new Provider(issuer, {
