@@ -36,6 +36,64 @@ function claimGroups(value) {
   return list.filter((g) => typeof g === 'string' && g !== '');
 }
 
+async function start(settings, cookie) {
+  const endpoints = await discover(settings);
+  const flow = await startDeviceFlow(settings, endpoints);
+  const state = { ...flow, token_endpoint: endpoints.tokenEndpoint, jwks_uri: endpoints.jwksUri, next_poll_at: Date.now() + flow.interval * 1000 };
+  return { verdict: 'NEEDINFO', question: [QUESTION_KEY, prompt(flow, false), false], cookie: { ...cookie, oidc: state } };
+}
+
+async function poll(settings, cookie) {
+  const state = { ...cookie.oidc };
+  const deadline = Date.now() + settings.pollMs;
+  for (;;) {
+    if (Date.now() >= state.expires_at) return deny(MESSAGES.expired, cookie, 'the device code expired');
+    // RFC 8628 3.5: never faster than `interval`, which slow_down raises by 5 seconds.
+    const wait = state.next_poll_at - Date.now();
+    if (wait > 0) {
+      if (Date.now() + wait >= deadline) break;
+      await sleep(wait);
+    }
+    const r = await pollToken(settings, state.token_endpoint, state.device_code);
+    state.next_poll_at = Date.now() + state.interval * 1000;
+    if (r.tokens) return accept(settings, state, r.tokens, cookie);
+    if (r.error === 'authorization_pending') continue;
+    if (r.error === 'slow_down') {
+      state.interval += 5;
+      state.next_poll_at = Date.now() + state.interval * 1000;
+      continue;
+    }
+    if (r.error === 'access_denied') return deny(MESSAGES.denied, cookie, 'the user refused at the provider');
+    if (r.error === 'expired_token') return deny(MESSAGES.expired, cookie, 'the device code expired');
+    return deny(MESSAGES.invalid, cookie, `token endpoint error ${r.error}`);
+  }
+  // Still not approved within this call's budget: ask again rather than run past the plugin timeout.
+  return { verdict: 'NEEDINFO', question: [QUESTION_KEY, prompt(state, true), false], cookie: { ...cookie, oidc: state } };
+}
+
+async function accept(settings, state, tokens, cookie) {
+  if (typeof tokens.id_token !== 'string') return deny(MESSAGES.invalid, cookie, 'the token response has no id_token (is "openid" in scope?)');
+  let claims;
+  try {
+    claims = await verifyIdToken(settings, state.jwks_uri, tokens.id_token);
+  } catch (err) {
+    if (err instanceof ProviderDown) throw err;
+    return deny(MESSAGES.invalid, cookie, `ID token rejected: ${err?.code ?? ''} ${err?.message}`);
+  }
+  const user = claims[settings.userClaim];
+  if (typeof user !== 'string' || user === '') return deny(MESSAGES.nouser, cookie, `the ID token has no claim ${settings.userClaim}`);
+  const groups = claimGroups(claims[settings.groupsClaim]);
+  console.log(`oidc: accepted ${user} (sub ${claims.sub}) with groups [${groups.join(', ')}]`);
+  return {
+    verdict: 'ACCEPT',
+    gateway_user: user,
+    gateway_groups: groups,
+    // Gatehouse binds the session to this identity: back-channel logout at the provider ends it.
+    identity: { issuer: claims.iss, subject: claims.sub, sid: typeof claims.sid === 'string' ? claims.sid : null },
+    cookie: { ...cookie, oidc: null, subject: claims.sub },
+  };
+}
+
 export class Plugin {
   constructor(configuration) {
     this.configuration = configuration;
@@ -44,69 +102,11 @@ export class Plugin {
   async authenticate({ cookie }) {
     const settings = readSettings(this.configuration);
     try {
-      return cookie.oidc ? await this.poll(settings, cookie) : await this.start(settings, cookie);
+      return cookie.oidc ? await poll(settings, cookie) : await start(settings, cookie);
     } catch (err) {
       if (err instanceof ProviderDown) return deny(MESSAGES.down, cookie, `provider unreachable: ${err.message}`);
       throw err;
     }
-  }
-
-  async start(settings, cookie) {
-    const endpoints = await discover(settings);
-    const flow = await startDeviceFlow(settings, endpoints);
-    const state = { ...flow, token_endpoint: endpoints.tokenEndpoint, jwks_uri: endpoints.jwksUri, next_poll_at: Date.now() + flow.interval * 1000 };
-    return { verdict: 'NEEDINFO', question: [QUESTION_KEY, prompt(flow, false), false], cookie: { ...cookie, oidc: state } };
-  }
-
-  async poll(settings, cookie) {
-    const state = { ...cookie.oidc };
-    const deadline = Date.now() + settings.pollMs;
-    for (;;) {
-      if (Date.now() >= state.expires_at) return deny(MESSAGES.expired, cookie, 'the device code expired');
-      // RFC 8628 3.5: never faster than `interval`, which slow_down raises by 5 seconds.
-      const wait = state.next_poll_at - Date.now();
-      if (wait > 0) {
-        if (Date.now() + wait >= deadline) break;
-        await sleep(wait);
-      }
-      const r = await pollToken(settings, state.token_endpoint, state.device_code);
-      state.next_poll_at = Date.now() + state.interval * 1000;
-      if (r.tokens) return this.accept(settings, state, r.tokens, cookie);
-      if (r.error === 'authorization_pending') continue;
-      if (r.error === 'slow_down') {
-        state.interval += 5;
-        state.next_poll_at = Date.now() + state.interval * 1000;
-        continue;
-      }
-      if (r.error === 'access_denied') return deny(MESSAGES.denied, cookie, 'the user refused at the provider');
-      if (r.error === 'expired_token') return deny(MESSAGES.expired, cookie, 'the device code expired');
-      return deny(MESSAGES.invalid, cookie, `token endpoint error ${r.error}`);
-    }
-    // Still not approved within this call's budget: ask again rather than run past the plugin timeout.
-    return { verdict: 'NEEDINFO', question: [QUESTION_KEY, prompt(state, true), false], cookie: { ...cookie, oidc: state } };
-  }
-
-  async accept(settings, state, tokens, cookie) {
-    if (typeof tokens.id_token !== 'string') return deny(MESSAGES.invalid, cookie, 'the token response has no id_token (is "openid" in scope?)');
-    let claims;
-    try {
-      claims = await verifyIdToken(settings, state.jwks_uri, tokens.id_token);
-    } catch (err) {
-      if (err instanceof ProviderDown) throw err;
-      return deny(MESSAGES.invalid, cookie, `ID token rejected: ${err?.code ?? ''} ${err?.message}`);
-    }
-    const user = claims[settings.userClaim];
-    if (typeof user !== 'string' || user === '') return deny(MESSAGES.nouser, cookie, `the ID token has no claim ${settings.userClaim}`);
-    const groups = claimGroups(claims[settings.groupsClaim]);
-    console.log(`oidc: accepted ${user} (sub ${claims.sub}) with groups [${groups.join(', ')}]`);
-    return {
-      verdict: 'ACCEPT',
-      gateway_user: user,
-      gateway_groups: groups,
-      // Gatehouse binds the session to this identity: back-channel logout at the provider ends it.
-      identity: { issuer: claims.iss, subject: claims.sub, sid: typeof claims.sid === 'string' ? claims.sid : null },
-      cookie: { ...cookie, oidc: null, subject: claims.sub },
-    };
   }
 
   authorize() {
