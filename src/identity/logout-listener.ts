@@ -27,7 +27,13 @@ export class IdentityLogoutListener {
   }
 
   async listen(): Promise<AddressInfo> {
-    const handler = (req: IncomingMessage, res: ServerResponse): void => void this.serve(req, res);
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
+      this.serve(req, res).catch((err: unknown) => {
+        // Never an unhandled rejection: that would take the whole bastion down.
+        this.log.error({ event: 'identity.error', err: (err as Error).message }, 'logout request failed');
+        res.destroy();
+      });
+    };
     const server = this.config.tls ? createHttpsServer({ cert: this.config.tls.cert, key: this.config.tls.key }, handler) : createHttpServer(handler);
     server.requestTimeout = REQUEST_MS;
     server.headersTimeout = REQUEST_MS / 2;
