@@ -78,7 +78,16 @@ export async function pollToken(settings, tokenEndpoint, deviceCode) {
 /** Signature against the provider's JWKS, issuer, audience (our client id), expiry. */
 export async function verifyIdToken(settings, jwksUri, idToken) {
   const jwks = createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: settings.httpMs });
-  const { payload } = await jwtVerify(idToken, jwks, { issuer: settings.issuer, audience: settings.clientId, clockTolerance: 30 });
+  let payload;
+  try {
+    ({ payload } = await jwtVerify(idToken, jwks, { issuer: settings.issuer, audience: settings.clientId, clockTolerance: 30 }));
+  } catch (err) {
+    // Keys that cannot be fetched mean the provider is down, not that the token is bad.
+    if (err?.code === 'ERR_JWKS_TIMEOUT' || (err instanceof TypeError && err.cause)) {
+      throw new ProviderDown(`${jwksUri}: ${err.cause?.code ?? err.code}: ${err.cause?.message ?? err.message}`);
+    }
+    throw err;
+  }
   if (typeof payload.sub !== 'string' || payload.sub === '') throw new Error('the ID token has no sub');
   // OpenID Connect Core 3.1.3.7: with several audiences, azp must name us.
   if (Array.isArray(payload.aud) && payload.aud.length > 1 && payload.azp !== settings.clientId) throw new Error('the ID token azp is not our client id');

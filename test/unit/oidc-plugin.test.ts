@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { closedPort } from '../helpers/device-login.js';
 import { ROOT } from '../helpers/paths.js';
 import type { SigningKey } from '../helpers/logout-tokens.js';
 
@@ -20,6 +21,8 @@ interface Scripted {
   /** Times of the device authorization and of each token request, and their Authorization headers. */
   calls: { what: string; at: number; auth: string | undefined }[];
   idTokenClaims: Record<string, unknown>;
+  /** Where discovery says the keys are (default: this server). */
+  jwksUri?: string;
 }
 
 describe('oidc plugin: device flow edge cases against a scripted provider', () => {
@@ -36,7 +39,7 @@ describe('oidc plugin: device flow edge cases against a scripted provider', () =
     server = createServer((req, res) => {
       const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       if (req.url === '/.well-known/openid-configuration') {
-        return json(200, { issuer: s.issuer, device_authorization_endpoint: `${s.issuer}/device/auth`, token_endpoint: `${s.issuer}/token`, jwks_uri: `${s.issuer}/jwks` });
+        return json(200, { issuer: s.issuer, device_authorization_endpoint: `${s.issuer}/device/auth`, token_endpoint: `${s.issuer}/token`, jwks_uri: s.jwksUri ?? `${s.issuer}/jwks` });
       }
       if (req.url === '/jwks') return json(200, { keys: [jwk] });
       s.calls.push({ what: req.url!, at: Date.now(), auth: req.headers.authorization });
@@ -107,6 +110,14 @@ describe('oidc plugin: device flow edge cases against a scripted provider', () =
       s.idTokenClaims = {};
       assert.deepEqual([r['verdict'], r['reason']], ['DENY', 'Sign-in failed: the answer of the identity provider could not be verified.'], JSON.stringify(claims));
     }
+  });
+
+  test('keys that cannot be fetched: the provider is down, not the token bad', async () => {
+    s.jwksUri = `http://127.0.0.1:${await closedPort()}/jwks`;
+    const { plugin, cookie } = await begin(config());
+    s.answers = ['ok'];
+    const r = await plugin.authenticate({ cookie }).finally(() => { delete s.jwksUri; });
+    assert.deepEqual([r['verdict'], r['reason']], ['DENY', 'The sign-in service cannot be reached right now; please try again later.']);
   });
 
   test('the secret from an environment variable that is not set is a configuration error', async () => {
