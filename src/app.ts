@@ -9,6 +9,7 @@ import { DemoTarget } from './demo/demo-target.js';
 import { settleWithin } from './core/deadline.js';
 import { BastionError } from './core/errors.js';
 import { buildRuntime, type Runtime } from './session/runtime.js';
+import { IdentityLogoutListener } from './identity/logout-listener.js';
 import { SessionRegistry } from './session/registry.js';
 import { SshServer } from './ssh/server.js';
 import { checkSsh2Internals } from './ssh2x/internals.js';
@@ -28,6 +29,8 @@ export interface App {
   /** Listening addresses, in config order. */
   readonly addresses: readonly AddressInfo[];
   readonly demoAddress: AddressInfo | undefined;
+  /** The back-channel logout listener's address, when identity_logout is configured. */
+  readonly identityAddress: AddressInfo | undefined;
   start(): Promise<void>;
   /** Re-reads the config file and plugins; on any error the previous snapshot keeps serving. */
   reload(): Promise<void>;
@@ -38,8 +41,8 @@ export interface App {
 /** The settings applied at start only, as one comparable text (the target_alive ones apply per session). */
 function startOnly(config: Config): string {
   const { targetAliveIntervalMs, targetAliveCountMax, ...clientSsh } = config.ssh;
-  const { listen, keysDir, gc, controlSocket, demoTarget } = config;
-  return JSON.stringify({ listen, keysDir, gc, clientSsh, controlSocket, demoTarget });
+  const { listen, keysDir, gc, controlSocket, demoTarget, identityLogout } = config;
+  return JSON.stringify({ listen, keysDir, gc, clientSsh, controlSocket, demoTarget, identityLogout });
 }
 
 export interface AppOptions {
@@ -64,6 +67,8 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   const store = opts.store ?? new JsonlSessionStore(join(config.stateDir, 'sessions.jsonl'));
   const server = new SshServer({ runtime: () => runtime, log, store, registry });
   const control = new ControlServer(config.controlSocket, registry, log);
+  const identity = config.identityLogout ? new IdentityLogoutListener(config.identityLogout, registry, log) : undefined;
+  let identityAddress: AddressInfo | undefined;
   const addresses: AddressInfo[] = [];
   let demo: DemoTarget | undefined;
   let demoAddress: AddressInfo | undefined;
@@ -78,12 +83,16 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     get demoAddress() {
       return demoAddress;
     },
+    get identityAddress() {
+      return identityAddress;
+    },
     async start() {
       if (config.demoTarget) {
         demo = new DemoTarget(config.keysDir, [...new Set(config.policies.flatMap((p) => (p.targetAuth.method === 'key' ? [runtime.clientKey(p.targetAuth.keyFile)] : [])))], log);
         demoAddress = await demo.listen(config.demoTarget.listen);
       }
       await control.listen();
+      identityAddress = await identity?.listen();
       addresses.push(...(await server.listen(config.listen)));
     },
     reload() {
@@ -91,7 +100,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       const run = reloading.then(async () => {
         const next = await buildRuntime(loadConfigFile(config.file), log, ephemeral);
         if (startOnly(next.config) !== startOnly(runtime.config)) {
-          log.warn({ event: 'config.restart_needed' }, 'listen addresses, host keys, gc, the ssh settings for clients, the control socket and the demo target change only on restart');
+          log.warn({ event: 'config.restart_needed' }, 'listen addresses, host keys, gc, the ssh settings for clients, the control socket, the demo target and identity_logout change only on restart');
         }
         const previous = runtime;
         runtime = next;
@@ -103,6 +112,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     async stop(deadlineMs = runtime.config.timeouts.shutdownMs) {
       server.stopListening();
       control.close();
+      identity?.close();
       clearInterval(idleSweep);
       log.info({ event: 'shutdown.start', sessions: registry.size, deadlineMs }, 'shutting down');
       // session_ended gets what is left of the deadline, so that every session is recorded before exit.

@@ -1,6 +1,6 @@
 import { controlRequest, type ControlReply, type ControlRequest, type SessionSummary } from '../control/control-protocol.js';
 
-// `gatehouse sessions` and `gatehouse terminate ID`: clients of a running Gatehouse's control socket.
+// `gatehouse sessions` and `gatehouse terminate ID` (or `--gateway-user NAME`): clients of a running Gatehouse's control socket.
 
 interface Output {
   readonly out: (text: string) => void;
@@ -45,14 +45,15 @@ export async function sessionsCommand(socket: string, json: boolean, io: Output)
   return 0;
 }
 
-export async function terminateCommand(socket: string, sessionId: string, io: Output): Promise<number> {
-  const reply = await ask(socket, { command: 'terminate', session_id: sessionId }, io);
+/** `target` is a session id, or {gatewayUser} to end every session of that gateway user. */
+export async function terminateCommand(socket: string, target: string | { gatewayUser: string }, io: Output): Promise<number> {
+  const req: ControlRequest = typeof target === 'string' ? { command: 'terminate', session_id: target } : { command: 'terminate', gateway_user: target.gatewayUser };
+  const reply = await ask(socket, req, io);
   if (!reply) return 1;
   if (!reply.ok) {
     io.err(`gatehouse: ${reply.error}\n`);
     return 1;
   }
-  const s = reply.sessions[0]!;
-  io.out(`terminated ${s.session_id} (${s.server_user ?? '?'}@${s.target ?? '-'} from ${s.client})\n`);
+  for (const s of reply.sessions) io.out(`terminated ${s.session_id} (${s.server_user ?? '?'}@${s.target ?? '-'} from ${s.client})\n`);
   return 0;
 }

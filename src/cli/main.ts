@@ -26,6 +26,8 @@ Usage:
                                            list the sessions of the running Gatehouse
   gatehouse terminate SESSION_ID [--config config.yaml]
                                            end a session; its user reads why, session_ended runs
+  gatehouse terminate --gateway-user NAME [--config config.yaml]
+                                           end every session of that gateway user
   gatehouse --version
 
 Signals (serve): SIGHUP reloads config.yaml and plugins (the old configuration keeps serving when the new
@@ -39,6 +41,7 @@ async function main(argv: string[]): Promise<number> {
       python: { type: 'string', default: '/usr/bin/python3' },
       version: { type: 'boolean' },
       json: { type: 'boolean' },
+      'gateway-user': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -59,7 +62,10 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'sessions' && positionals.length === 1) return sessionsCommand(loadConfigFile(values.config!).controlSocket, Boolean(values.json), io);
-  if (command === 'terminate' && positionals.length === 2) return terminateCommand(loadConfigFile(values.config!).controlSocket, positionals[1]!, io);
+  if (command === 'terminate' && positionals.length === 1 && values['gateway-user']) {
+    return terminateCommand(loadConfigFile(values.config!).controlSocket, { gatewayUser: values['gateway-user'] }, io);
+  }
+  if (command === 'terminate' && positionals.length === 2 && !values['gateway-user']) return terminateCommand(loadConfigFile(values.config!).controlSocket, positionals[1]!, io);
   if (!command || (command !== 'serve' && command !== 'check')) {
     process.stdout.write(`${USAGE}\n`);
     return 2;

@@ -5,6 +5,7 @@ import type { TargetSpec } from '../target/username.js';
 import { compileAllowRule, type AllowRule } from '../target/target-rules.js';
 import type { LogLevel } from '../log/logger.js';
 import { configSchema, GC_MODES, type ListenAddress, type RawConfig, type RawPolicy } from './schema.js';
+import { resolveIdentityLogout, type IdentityLogoutConfig } from './identity-logout.js';
 import type { Issue } from './validator.js';
 import { parseYaml, YamlSyntaxError, type KeyPath, type ParsedYaml } from './yaml-source.js';
 
@@ -94,6 +95,8 @@ export interface Config {
   readonly gc: GcMode;
   readonly hosts: ReadonlyMap<string, TargetSpec>;
   readonly demoTarget: { readonly listen: ListenAddress } | undefined;
+  /** The OpenID Connect back-channel logout listener; undefined: off. */
+  readonly identityLogout: IdentityLogoutConfig | undefined;
   readonly policies: readonly Policy[];
 }
 
@@ -188,6 +191,7 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
     gc: raw.gc!,
     hosts: new Map(Object.entries(raw.hosts ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
     demoTarget: raw.demo_target && raw.demo_target.enabled !== false ? { listen: raw.demo_target.listen } : undefined,
+    identityLogout: raw.identity_logout ? resolveIdentityLogout(raw.identity_logout, ['identity_logout'], abs, issues) : undefined,
     policies,
   };
 }

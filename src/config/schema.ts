@@ -4,6 +4,7 @@ import { parseTarget, type TargetSpec } from '../target/username.js';
 import {
   array, boolean, booleanOr, number, object, oneOf, optional, parsed, record, section, string, type Check,
 } from './validator.js';
+import { identityLogoutSchema } from './identity-logout.js';
 
 // The shape of config.yaml. The README's config.yaml reference describes every key; keep the two in step.
 
@@ -128,6 +129,7 @@ export const configSchema = object({
     enabled: optional(boolean(), true),
     listen,
   })),
+  identity_logout: optional(identityLogoutSchema(listen)),
   policies: array(policy, { min: 1 }),
 });
 

@@ -3,7 +3,11 @@ import { connect } from 'node:net';
 // What travels over the control socket: one JSON line each way, with snake_case names as in the
 // connection database (sessions.jsonl).
 
-export type ControlRequest = { readonly command: 'sessions' } | { readonly command: 'terminate'; readonly session_id: string };
+export type ControlRequest =
+  | { readonly command: 'sessions' }
+  | { readonly command: 'terminate'; readonly session_id: string }
+  /** Ends every session of that gateway user (the identity the AA plugin authenticated). */
+  | { readonly command: 'terminate'; readonly gateway_user: string };
 
 export interface SessionSummary {
   readonly session_id: string;

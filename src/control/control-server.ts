@@ -117,9 +117,10 @@ export class ControlServer {
 
   private handle(req: unknown): ControlReply {
     if (typeof req !== 'object' || req === null) return { ok: false, error: 'a request is a JSON object' };
-    const r = req as Partial<ControlRequest> & { session_id?: unknown };
+    const r = req as { command?: unknown; session_id?: unknown; gateway_user?: unknown };
     const now = Date.now();
     if (r.command === 'sessions') return { ok: true, sessions: this.registry.list().map((s) => summary(s, now)) };
+    if (r.command === 'terminate' && r.gateway_user !== undefined) return this.terminateGatewayUser(r.gateway_user, now);
     if (r.command === 'terminate') {
       const s = this.registry.list().find((x) => x.id === r.session_id);
       if (!s || s.closed) return { ok: false, error: `no session ${String(r.session_id)}` };
@@ -129,6 +130,20 @@ export class ControlServer {
       return { ok: true, sessions: [summary(s, now)] };
     }
     return { ok: false, error: `unknown command ${JSON.stringify(r.command)}` };
+  }
+
+  /** Ends every live session of a gateway user, e.g. when that person's access is revoked. */
+  private terminateGatewayUser(user: unknown, now: number): ControlReply {
+    if (typeof user !== 'string' || user === '') return { ok: false, error: 'gateway_user must be a non-empty string' };
+    const sessions = this.registry.list().filter((s) => !s.closed && s.gateway?.user === user);
+    if (sessions.length === 0) return { ok: false, error: `no session of gateway user ${user}` };
+    this.log.warn({ event: 'control.terminate', gatewayUser: user, sessions: sessions.map((s) => s.id) },
+      `${sessions.length} session(s) of gateway user ${user} terminated by an administrator`);
+    for (const s of sessions) {
+      void s.close('terminated', new BastionError('TERMINATED', `gateway user ${user} terminated through the control socket`,
+        { userMessage: 'Session terminated by an administrator.' }));
+    }
+    return { ok: true, sessions: sessions.map((s) => summary(s, now)) };
   }
 }
 

@@ -33,6 +33,7 @@ export type ErrorCode =
   | 'CLIENT_TIMEOUT'
   | 'IDLE_TIMEOUT'
   | 'TERMINATED'
+  | 'IDP_LOGOUT'
   // target
   | 'TARGET_RESOLVE_FAILED'
   | 'TARGET_UNREACHABLE'

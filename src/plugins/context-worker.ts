@@ -60,13 +60,26 @@ function source(path: string): { text: string; cachedData?: Buffer; dynamic: boo
 
 /** Host-realm module (builtin or package, resolved from the importing file), shared by this worker's calls. */
 function sharedModule(specifier: string, from: string): Promise<Record<string, unknown>> {
-  const target = import.meta.resolve(specifier, pathToFileURL(from).href);
+  const target = resolveShared(specifier, from);
   let p = shared.get(target);
   if (!p) {
     p = import(target) as Promise<Record<string, unknown>>;
     shared.set(target, p);
   }
   return p;
+}
+
+/**
+ * The plugin's own node_modules win; a package it does not have there comes from Gatehouse's own install, so
+ * that a bundled plugin (oidc needs jose) works wherever plugins_dir is.
+ */
+function resolveShared(specifier: string, from: string): string {
+  try {
+    return import.meta.resolve(specifier, pathToFileURL(from).href);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    return import.meta.resolve(specifier);
+  }
 }
 
 /** Loads the plugin's module graph into `context`: its own files anew, everything else shared. */

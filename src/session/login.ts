@@ -63,6 +63,7 @@ export async function runLogin(s: Session, username: string, prompter: Prompter,
         gateway = verdict.gateway;
         s.noteGateway(gateway);
       }
+      if (verdict.identity) s.noteIdentity(verdict.identity);
     }
   }
   if (!authenticated && policy.targetAuth.method !== 'password') {

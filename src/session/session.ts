@@ -9,6 +9,7 @@ import type { ResolvedTarget } from '../target/resolved-target.js';
 import type { Runtime } from './runtime.js';
 import { endConnection } from '../ssh2x/connection-end.js';
 import { BY_APPLICATION, CONNECTION_LOST, disconnectWith } from '../ssh2x/protocol-extras.js';
+import type { PluginIdentity } from '../plugins/verdict.js';
 import type { SessionStore } from '../store/session-store.js';
 import type { ChannelContext, ChannelRules } from '../proxy/channel-context.js';
 import type { AaClient } from './aa-client.js';
@@ -32,7 +33,7 @@ export type SessionPhase = 'login' | 'active' | 'closing' | 'closed';
 
 export type CloseReason =
   | 'logout' | 'denied' | 'client_gone' | 'client_timeout' | 'idle_timeout' | 'login_timeout' | 'target_closed' | 'terminated'
-  | 'shutdown';
+  | 'idp_logout' | 'shutdown';
 
 export interface SessionHooks {
   readonly store: SessionStore;
@@ -59,6 +60,10 @@ export class Session implements SharedSessionState {
     gateway?: GatewayIdentity;
     aa?: AaClient;
     credstore?: CredstoreClient;
+    /** The identity provider's user and session that authenticated this session (plugin result `identity`). */
+    identity?: PluginIdentity;
+    /** What ended the session beyond its reason (e.g. which logout token), for the connection database. */
+    endedBy?: string;
   } = {};
   private grant: LoginGrant | undefined;
   /** Files this session's terminal channels were recorded to. */
@@ -103,6 +108,10 @@ export class Session implements SharedSessionState {
     return this.facts.gateway;
   }
 
+  get identity(): PluginIdentity | undefined {
+    return this.facts.identity;
+  }
+
   get recordings(): readonly string[] {
     return this.recordingPaths;
   }
@@ -135,6 +144,16 @@ export class Session implements SharedSessionState {
   noteGateway(gateway: GatewayIdentity): void {
     this.facts.gateway = gateway;
     this.bind({ gwuser: gateway.user });
+  }
+
+  /** The AA plugin bound this session to a user and session at an identity provider. */
+  noteIdentity(identity: PluginIdentity): void {
+    this.facts.identity = identity;
+  }
+
+  /** Names what is about to end the session (e.g. a logout token), for the connection database. */
+  noteEndedBy(detail: string): void {
+    this.facts.endedBy ??= detail;
   }
 
   noteRecording(path: string): void {
@@ -273,6 +292,8 @@ export class Session implements SharedSessionState {
         bytes_to_target: this.bytes.toTarget,
         bytes_to_client: this.bytes.toClient,
         recordings: this.recordingPaths,
+        identity: this.facts.identity ? { issuer: this.facts.identity.issuer, subject: this.facts.identity.subject, sid: this.facts.identity.sid ?? null } : null,
+        ended_by: this.facts.endedBy ?? null,
       });
     } catch (err) {
       this.log.error({ event: 'store.error', err }, 'could not record the session');

@@ -27,6 +27,10 @@ export interface SessionRecord {
   readonly bytes_to_client: number;
   /** asciicast files of the session's terminal channels (policy record_sessions). */
   readonly recordings: readonly string[];
+  /** The identity provider's issuer, subject and session id the session was bound to (plugin result `identity`). */
+  readonly identity?: { readonly issuer: string; readonly subject: string; readonly sid: string | null } | null;
+  /** What ended the session beyond end_reason, e.g. "logout_token jti=..." for idp_logout. */
+  readonly ended_by?: string | null;
 }
 
 export interface SessionStore {
