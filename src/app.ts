@@ -9,6 +9,7 @@ import { DemoTarget } from './demo/demo-target.js';
 import { settleWithin } from './core/deadline.js';
 import { BastionError } from './core/errors.js';
 import { buildRuntime, type Runtime } from './session/runtime.js';
+import { startLiveCode, type LiveCode } from './session/live-code.js';
 import { SessionRegistry } from './session/registry.js';
 import { SshServer } from './ssh/server.js';
 import { checkSsh2Internals } from './ssh2x/internals.js';
@@ -44,6 +45,9 @@ function startOnly(config: Config): string {
 
 export interface AppOptions {
   readonly store?: SessionStore;
+  /** `gatehouse serve --dev`: watch plugins and config whatever config.yaml says, trace every hook call, and
+   * show refused users the plugin's reason and the error code. */
+  readonly dev?: boolean;
 }
 
 export async function createApp(config: Config, log: Logger, opts: AppOptions = {}): Promise<App> {
@@ -55,7 +59,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   const ephemeral = mkdtempSync(join(tmpdir(), 'gatehouse-'));
   let runtime: Runtime;
   try {
-    runtime = await buildRuntime(config, log, ephemeral);
+    runtime = await buildRuntime(config, log, ephemeral, { dev: opts.dev === true });
   } catch (err) {
     rmSync(ephemeral, { recursive: true, force: true });
     throw err;
@@ -68,10 +72,11 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   let demo: DemoTarget | undefined;
   let demoAddress: AddressInfo | undefined;
   let reloading: Promise<unknown> = Promise.resolve();
+  let live: LiveCode | undefined;
   const idleSweep = setInterval(() => registry.sweepIdle(Date.now()), IDLE_SWEEP_MS);
   idleSweep.unref();
 
-  return {
+  const app: App = {
     registry,
     runtime: () => runtime,
     addresses,
@@ -85,11 +90,12 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       }
       await control.listen();
       addresses.push(...(await server.listen(config.listen)));
+      if (opts.dev || config.watch) live = startLiveCode({ config: () => runtime.config, reload: () => app.reload(), log });
     },
     reload() {
       // One reload at a time, in order: a slow older one must not win over a newer one.
       const run = reloading.then(async () => {
-        const next = await buildRuntime(loadConfigFile(config.file), log, ephemeral);
+        const next = await buildRuntime(loadConfigFile(config.file), log, ephemeral, { dev: opts.dev === true });
         if (startOnly(next.config) !== startOnly(runtime.config)) {
           log.warn({ event: 'config.restart_needed' }, 'listen addresses, host keys, gc, the ssh settings for clients, the control socket and the demo target change only on restart');
         }
@@ -101,6 +107,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       return run;
     },
     async stop(deadlineMs = runtime.config.timeouts.shutdownMs) {
+      live?.close();
       server.stopListening();
       control.close();
       clearInterval(idleSweep);
@@ -116,4 +123,5 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       return { drained };
     },
   };
+  return app;
 }
