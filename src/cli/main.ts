@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { createApp } from '../app.js';
 import { loadConfigFile } from '../config/config.js';
 import { BastionError } from '../core/errors.js';
-import { createLogger } from '../log/logger.js';
+import { createLogger, prettyDestination } from '../log/logger.js';
 import { GATEHOUSE_VERSION } from '../core/version.js';
 import { tuneProcess } from './process-tuning.js';
 import { LOW_FILE_LIMIT, openFileLimit, sessionsWithin } from './file-limit.js';
@@ -18,7 +18,10 @@ import { sessionsCommand, terminateCommand } from './control-commands.js';
 const USAGE = `Gatehouse ${GATEHOUSE_VERSION}, an SSH bastion with SPS-style plugins
 
 Usage:
-  gatehouse serve [--config config.yaml]   run Gatehouse
+  gatehouse serve [--config config.yaml] [--dev]
+                                           run Gatehouse; --dev: reload plugins and config on every
+                                           change, trace every hook call, readable logs on a terminal,
+                                           and show refused users the plugin's reason and error code
   gatehouse check [--config config.yaml]   validate the configuration and its plugins, then exit
   gatehouse plugin check DIR [--python /usr/bin/python3]
                                            validate a plugin folder (MANIFEST, entry point, hooks)
@@ -39,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
       python: { type: 'string', default: '/usr/bin/python3' },
       version: { type: 'boolean' },
       json: { type: 'boolean' },
+      dev: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -66,7 +70,8 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const config = loadConfigFile(values.config!);
-  const log = createLogger(config.logLevel);
+  const dev = command === 'serve' && values.dev === true;
+  const log = createLogger(config.logLevel, dev && process.stdout.isTTY ? prettyDestination() : undefined);
   if (command === 'check') {
     const app = await createApp(config, log);
     await app.stop(0);
@@ -75,7 +80,8 @@ async function main(argv: string[]): Promise<number> {
   }
 
   tuneProcess(config.gc);
-  const app = await createApp(config, log);
+  const app = await createApp(config, log, { dev });
+  if (dev) log.warn({ event: 'dev.mode' }, 'development mode: plugins reload on every change, hook calls are traced, refused users read the error code; not for production');
   try {
     await app.start();
   } catch (err) {
