@@ -7,7 +7,7 @@ import { createLogger, prettyDestination } from '../log/logger.js';
 import { GATEHOUSE_VERSION } from '../core/version.js';
 import { tuneProcess } from './process-tuning.js';
 import { LOW_FILE_LIMIT, openFileLimit, sessionsWithin } from './file-limit.js';
-import { checkPluginDir } from './plugin-check.js';
+import { PLUGIN_USAGE, pluginCommand } from './plugin-commands.js';
 import { sessionsCommand, terminateCommand } from './control-commands.js';
 
 // Command line: `gatehouse serve --config FILE` runs the bastion; `gatehouse check --config FILE` validates
@@ -23,8 +23,7 @@ Usage:
                                            change, trace every hook call, readable logs on a terminal,
                                            and show refused users the plugin's reason and error code
   gatehouse check [--config config.yaml]   validate the configuration and its plugins, then exit
-  gatehouse plugin check DIR [--python /usr/bin/python3]
-                                           validate a plugin folder (MANIFEST, entry point, hooks)
+${PLUGIN_USAGE}
   gatehouse sessions [--config config.yaml] [--json]
                                            list the sessions of the running Gatehouse
   gatehouse terminate SESSION_ID [--config config.yaml]
@@ -35,6 +34,8 @@ Signals (serve): SIGHUP reloads config.yaml and plugins (the old configuration k
 one is invalid); SIGTERM or SIGINT stop accepting logins, end every session and exit.`;
 
 async function main(argv: string[]): Promise<number> {
+  const io = { out: (t: string) => process.stdout.write(t), err: (t: string) => process.stderr.write(t) };
+  if (argv[0] === 'plugin') return pluginCommand(argv.slice(1), io);
   const { values, positionals } = parseArgs({
     args: argv,
     options: {
@@ -52,12 +53,6 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const command = positionals[0];
-  if (command === 'plugin' && positionals[1] === 'check' && positionals[2]) {
-    const report = await checkPluginDir(positionals[2], values.python!);
-    (report.ok ? process.stdout : process.stderr).write(`${report.lines.join('\n')}\n`);
-    return report.ok ? 0 : 1;
-  }
-  const io = { out: (t: string) => process.stdout.write(t), err: (t: string) => process.stderr.write(t) };
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
