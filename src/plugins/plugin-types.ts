@@ -9,7 +9,6 @@ export type JsonValue = C.JsonValue;
 export type JsonObject = C.JsonObject;
 
 /** Any cookie, when a plugin does not declare its own. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyCookie = Record<string, any>;
 
 type WithCookies<A, Cookie, SessionCookie> = Omit<A, 'cookie' | 'session_cookie'> & {
@@ -71,7 +70,6 @@ export type PrivateKeyListResult<Cookie = AnyCookie, SessionCookie = AnyCookie> 
 /** Every hook may answer at once or with a promise. */
 export type HookResult<T> = T | Promise<T>;
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 /** `export class Plugin implements AaPlugin`: the hooks of an AA plugin (type: aa). */
 export interface AaPlugin {
   authenticate?(args: AuthenticateArgs<any, any>): HookResult<AuthenticateResult<any, any>>;
@@ -86,7 +84,6 @@ export interface CredentialStorePlugin {
   authentication_completed?(args: AuthenticationCompletedArgs<any, any>): HookResult<NotificationResult<any, any>>;
   session_ended?(args: SessionEndedArgs<any, any>): HookResult<NotificationResult<any, any>>;
 }
-/* eslint-enable @typescript-eslint/no-explicit-any */
 
 /** The exported class: constructed with the policy's configuration text for every hook call. */
 export type PluginClass = new (configuration: string) => AaPlugin | CredentialStorePlugin;
