@@ -10,6 +10,7 @@ import { settleWithin } from './core/deadline.js';
 import { BastionError } from './core/errors.js';
 import { buildRuntime, type Runtime } from './session/runtime.js';
 import { IdentityLogoutListener } from './identity/logout-listener.js';
+import { startLiveCode, type LiveCode } from './session/live-code.js';
 import { SessionRegistry } from './session/registry.js';
 import { SshServer } from './ssh/server.js';
 import { checkSsh2Internals } from './ssh2x/internals.js';
@@ -47,6 +48,9 @@ function startOnly(config: Config): string {
 
 export interface AppOptions {
   readonly store?: SessionStore;
+  /** `gatehouse serve --dev`: watch plugins and config whatever config.yaml says, trace every hook call, and
+   * show refused users the plugin's reason and the error code. */
+  readonly dev?: boolean;
 }
 
 export async function createApp(config: Config, log: Logger, opts: AppOptions = {}): Promise<App> {
@@ -58,7 +62,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   const ephemeral = mkdtempSync(join(tmpdir(), 'gatehouse-'));
   let runtime: Runtime;
   try {
-    runtime = await buildRuntime(config, log, ephemeral);
+    runtime = await buildRuntime(config, log, ephemeral, { dev: opts.dev === true });
   } catch (err) {
     rmSync(ephemeral, { recursive: true, force: true });
     throw err;
@@ -73,10 +77,11 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   let demo: DemoTarget | undefined;
   let demoAddress: AddressInfo | undefined;
   let reloading: Promise<unknown> = Promise.resolve();
+  let live: LiveCode | undefined;
   const idleSweep = setInterval(() => registry.sweepIdle(Date.now()), IDLE_SWEEP_MS);
   idleSweep.unref();
 
-  return {
+  const app: App = {
     registry,
     runtime: () => runtime,
     addresses,
@@ -94,11 +99,12 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       await control.listen();
       identityAddress = await identity?.listen();
       addresses.push(...(await server.listen(config.listen)));
+      if (opts.dev || config.watch) live = startLiveCode({ config: () => runtime.config, reload: () => app.reload(), log });
     },
     reload() {
       // One reload at a time, in order: a slow older one must not win over a newer one.
       const run = reloading.then(async () => {
-        const next = await buildRuntime(loadConfigFile(config.file), log, ephemeral);
+        const next = await buildRuntime(loadConfigFile(config.file), log, ephemeral, { dev: opts.dev === true });
         if (startOnly(next.config) !== startOnly(runtime.config)) {
           log.warn({ event: 'config.restart_needed' }, 'listen addresses, host keys, gc, the ssh settings for clients, the control socket, the demo target and identity_logout change only on restart');
         }
@@ -110,6 +116,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       return run;
     },
     async stop(deadlineMs = runtime.config.timeouts.shutdownMs) {
+      live?.close();
       server.stopListening();
       control.close();
       identity?.close();
@@ -126,4 +133,5 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       return { drained };
     },
   };
+  return app;
 }

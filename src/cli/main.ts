@@ -3,11 +3,11 @@ import { parseArgs } from 'node:util';
 import { createApp } from '../app.js';
 import { loadConfigFile } from '../config/config.js';
 import { BastionError } from '../core/errors.js';
-import { createLogger } from '../log/logger.js';
+import { createLogger, prettyDestination } from '../log/logger.js';
 import { GATEHOUSE_VERSION } from '../core/version.js';
 import { tuneProcess } from './process-tuning.js';
 import { LOW_FILE_LIMIT, openFileLimit, sessionsWithin } from './file-limit.js';
-import { checkPluginDir } from './plugin-check.js';
+import { PLUGIN_USAGE, pluginCommand } from './plugin-commands.js';
 import { sessionsCommand, terminateCommand } from './control-commands.js';
 
 // Command line: `gatehouse serve --config FILE` runs the bastion; `gatehouse check --config FILE` validates
@@ -18,10 +18,12 @@ import { sessionsCommand, terminateCommand } from './control-commands.js';
 const USAGE = `Gatehouse ${GATEHOUSE_VERSION}, an SSH bastion with SPS-style plugins
 
 Usage:
-  gatehouse serve [--config config.yaml]   run Gatehouse
+  gatehouse serve [--config config.yaml] [--dev]
+                                           run Gatehouse; --dev: reload plugins and config on every
+                                           change, trace every hook call, readable logs on a terminal,
+                                           and show refused users the plugin's reason and error code
   gatehouse check [--config config.yaml]   validate the configuration and its plugins, then exit
-  gatehouse plugin check DIR [--python /usr/bin/python3]
-                                           validate a plugin folder (MANIFEST, entry point, hooks)
+${PLUGIN_USAGE}
   gatehouse sessions [--config config.yaml] [--json]
                                            list the sessions of the running Gatehouse
   gatehouse terminate SESSION_ID [--config config.yaml]
@@ -34,6 +36,8 @@ Signals (serve): SIGHUP reloads config.yaml and plugins (the old configuration k
 one is invalid); SIGTERM or SIGINT stop accepting logins, end every session and exit.`;
 
 async function main(argv: string[]): Promise<number> {
+  const io = { out: (t: string) => process.stdout.write(t), err: (t: string) => process.stderr.write(t) };
+  if (argv[0] === 'plugin') return pluginCommand(argv.slice(1), io);
   const { values, positionals } = parseArgs({
     args: argv,
     options: {
@@ -42,6 +46,7 @@ async function main(argv: string[]): Promise<number> {
       version: { type: 'boolean' },
       json: { type: 'boolean' },
       'gateway-user': { type: 'string' },
+      dev: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -51,12 +56,6 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const command = positionals[0];
-  if (command === 'plugin' && positionals[1] === 'check' && positionals[2]) {
-    const report = await checkPluginDir(positionals[2], values.python!);
-    (report.ok ? process.stdout : process.stderr).write(`${report.lines.join('\n')}\n`);
-    return report.ok ? 0 : 1;
-  }
-  const io = { out: (t: string) => process.stdout.write(t), err: (t: string) => process.stderr.write(t) };
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
@@ -72,7 +71,8 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const config = loadConfigFile(values.config!);
-  const log = createLogger(config.logLevel);
+  const dev = command === 'serve' && values.dev === true;
+  const log = createLogger(config.logLevel, dev && process.stdout.isTTY ? prettyDestination() : undefined);
   if (command === 'check') {
     const app = await createApp(config, log);
     await app.stop(0);
@@ -81,7 +81,8 @@ async function main(argv: string[]): Promise<number> {
   }
 
   tuneProcess(config.gc);
-  const app = await createApp(config, log);
+  const app = await createApp(config, log, { dev });
+  if (dev) log.warn({ event: 'dev.mode' }, 'development mode: plugins reload on every change, hook calls are traced, refused users read the error code; not for production');
   try {
     await app.start();
   } catch (err) {

@@ -67,6 +67,8 @@ export interface Config {
   /** Where session recordings go, one folder per day (default state_dir/recordings). */
   readonly recordingsDir: string;
   readonly logLevel: LogLevel;
+  /** Whether plugins_dir and the config file are watched, a change reloading them with no signal (watch.ts). */
+  readonly watch: boolean;
   readonly timeouts: {
     readonly proxyMs: number;
     /** Half the proxy timeout, as in SPS (spec 3.2). */
@@ -160,6 +162,7 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
     controlSocket: raw.control_socket ? abs(raw.control_socket) : join(abs(raw.state_dir!), 'control.sock'),
     recordingsDir: raw.recordings_dir ? abs(raw.recordings_dir) : join(abs(raw.state_dir!), 'recordings'),
     logLevel: raw.log_level!,
+    watch: raw.watch!,
     timeouts: {
       proxyMs: proxyMs * 1000,
       pluginMs: (proxyMs * 1000) / 2,

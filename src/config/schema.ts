@@ -96,6 +96,7 @@ export const configSchema = object({
   control_socket: optional(string()),
   recordings_dir: optional(string()),
   log_level: optional(oneOf(LOG_LEVELS), 'info'),
+  watch: optional(boolean(), false),
   timeouts: section({
     proxy: optional(number({ min: 0.2, max: 86400 }), 600),
     login_grace: optional(number({ min: 0.2, max: 86400 }), 300),

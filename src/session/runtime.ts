@@ -11,6 +11,8 @@ import { ensureHostKeys, ensureKey, type LoadedKey } from '../ssh2x/keys.js';
 
 export interface Runtime {
   readonly config: Config;
+  /** `gatehouse serve --dev`: hook calls are traced and refused users read the reason and the code. */
+  readonly dev: boolean;
   readonly hostKeys: readonly LoadedKey[];
   aaPlugin(policy: Policy): PluginHandle | undefined;
   credentialStore(policy: Policy): PluginHandle | undefined;
@@ -21,7 +23,7 @@ export interface Runtime {
   shutdown(): Promise<void>;
 }
 
-export async function buildRuntime(config: Config, log: Logger, ephemeralDir: string): Promise<Runtime> {
+export async function buildRuntime(config: Config, log: Logger, ephemeralDir: string, opts: { dev?: boolean } = {}): Promise<Runtime> {
   const hostKeys = ensureHostKeys(config.keysDir);
   const clientKeys = new Map<string, LoadedKey>();
   for (const p of config.policies) {
@@ -62,6 +64,7 @@ export async function buildRuntime(config: Config, log: Logger, ephemeralDir: st
   }
   return {
     config,
+    dev: opts.dev === true,
     hostKeys,
     aaPlugin: (policy) => aa.get(policy.name),
     credentialStore: (policy) => stores.get(policy.name),

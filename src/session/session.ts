@@ -16,6 +16,7 @@ import type { AaClient } from './aa-client.js';
 import { routeChannels } from './channel-router.js';
 import type { CredstoreClient } from './credstore-client.js';
 import type { GatewayIdentity, LoginGrant } from './grant.js';
+import { AnswerMask, traceSummary, type TraceSink } from './hook-trace.js';
 import type { SharedSessionState } from './plugin-client.js';
 
 // One Session per client connection, from TCP accept to the last byte. It moves through explicit phases,
@@ -49,6 +50,10 @@ export class Session implements SharedSessionState {
   sessionCookie: JsonObject = {};
   readonly verdicts: { hook: string; verdict: string; ms: number }[] = [];
   readonly additionalMetadata: string[] = [];
+  /** Which answers a trace may show (hook-trace.ts). */
+  readonly answers = new AnswerMask();
+  /** With --dev, every hook call is logged in full, its secrets masked. */
+  readonly trace: TraceSink | undefined;
 
   readonly bytes = { toTarget: 0, toClient: 0 };
 
@@ -86,6 +91,12 @@ export class Session implements SharedSessionState {
   ) {
     this.logFields = { sid: this.id, ip: client.ip, port: client.port };
     this.log = rootLog.child(this.logFields);
+    // Nested under `trace`, so that the log's redaction of top-level key_value_pairs does not hide the masked
+    // view a plugin author needs; AnswerMask has removed every secret by then.
+    this.trace = runtime.dev ? (t) => {
+      const shown = this.answers.show(t);
+      this.log.info({ event: 'hook.trace', plugin: shown.plugin, hook: shown.hook, ms: shown.ms, trace: shown }, traceSummary(shown));
+    } : undefined;
   }
 
   get closed(): boolean {
