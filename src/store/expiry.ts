@@ -2,8 +2,13 @@ import type { Logger } from 'pino';
 import type { ExpiryRules, SessionStore } from './session-db.js';
 
 // Expiry in the background: rows of sessions that never logged in go after anonymous_expiry seconds, every
-// ended row after retention_days. One pass at start and then every `everyMs`; the timer is unref'd so that it
-// never keeps the process alive, and the rules are read on each pass so that a reload applies them.
+// ended row after retention_days. One pass at start, then one every minute, or every half anonymous_expiry
+// when that is shorter (at least a second apart), so that a row is not kept much longer than it may be. The
+// timer is unref'd so that it never keeps the process alive; the rules are read on each pass so that a reload
+// applies them.
+
+const MAX_EVERY_MS = 60_000;
+const MIN_EVERY_MS = 1_000;
 
 export interface ExpiryRunner {
   /** One pass now (also what the timer runs); resolves with the rows removed. */
@@ -11,9 +16,20 @@ export interface ExpiryRunner {
   stop(): void;
 }
 
-export function startExpiry(store: SessionStore, rules: () => ExpiryRules, log: Logger, everyMs = 60_000): ExpiryRunner {
+export function expiryInterval(rules: ExpiryRules): number {
+  const half = rules.anonymousExpirySeconds > 0 ? (rules.anonymousExpirySeconds * 1000) / 2 : MAX_EVERY_MS;
+  return Math.max(MIN_EVERY_MS, Math.min(MAX_EVERY_MS, half));
+}
+
+export function startExpiry(store: SessionStore, rules: () => ExpiryRules, log: Logger, everyMs?: number): ExpiryRunner {
   let running: Promise<number> | undefined;
   let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = (): void => {
+    if (stopped) return;
+    timer = setTimeout(() => void runNow().finally(schedule), everyMs ?? expiryInterval(rules()));
+    timer.unref();
+  };
   const runNow = (): Promise<number> => {
     // Passes never overlap: a slow one (a large first expiry) is joined, not doubled.
     running ??= (async () => {
@@ -30,14 +46,12 @@ export function startExpiry(store: SessionStore, rules: () => ExpiryRules, log: 
     })();
     return running;
   };
-  const timer = setInterval(() => void runNow(), everyMs);
-  timer.unref();
-  void runNow();
+  void runNow().finally(schedule);
   return {
     runNow,
     stop() {
       stopped = true;
-      clearInterval(timer);
+      clearTimeout(timer);
     },
   };
 }
