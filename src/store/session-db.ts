@@ -6,9 +6,10 @@
 // Nothing secret is ever part of a record: no answers, passwords, key material or key_value_pairs. The types
 // below have no field that could carry one, and the jsonl import keeps only these fields.
 
-/** When sessions are stored (the seed's "Sitzungsspeicherung"). */
-export const STORAGE_POLICIES = ['persistent', 'authenticated', 'ended', 'none'] as const;
-export type StoragePolicy = (typeof STORAGE_POLICIES)[number];
+import type { StoragePolicy } from '../config/sessions-config.js';
+
+/** When sessions are stored (the seed's "Sitzungsspeicherung"): config.yaml's sessions.storage. */
+export type { StoragePolicy } from '../config/sessions-config.js';
 
 export interface VerdictRecord {
   readonly hook: string;
