@@ -1,4 +1,4 @@
-import { BastionError } from '../errors.js';
+import { BastionError } from '../core/errors.js';
 
 // How many sessions may be open at once (the seed's "Maximal gleichzeitig"): `max_sessions` for the whole
 // Gatehouse, `max_sessions_per_user` globally and per policy. The user is the gateway user the AA plugin

@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import { BastionError } from '../errors.js';
+import { BastionError } from '../core/errors.js';
 
 // The SQLite schema as numbered migrations. PRAGMA user_version holds the version a database is at; start-up
 // applies the missing steps in one transaction each, and refuses a database a newer Gatehouse has migrated

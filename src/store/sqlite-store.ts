@@ -1,7 +1,7 @@
 import Database, { type Database as Db, type Statement } from 'better-sqlite3';
 import { closeSync, chmodSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { BastionError } from '../errors.js';
+import { BastionError } from '../core/errors.js';
 import type { ChannelRecord, ExpiryRules, SessionFields, SessionQuery, SessionRecord, SessionStore } from './session-db.js';
 import { migrate } from './sqlite-schema.js';
 

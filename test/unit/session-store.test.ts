@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { BastionError } from '../../src/errors.js';
+import { BastionError } from '../../src/core/errors.js';
 import { SessionJournal } from '../../src/store/session-journal.js';
 import { migrate, SCHEMA_VERSION } from '../../src/store/sqlite-schema.js';
 import { SqliteSessionStore } from '../../src/store/sqlite-store.js';
