@@ -15,6 +15,8 @@ import { assertNoSecrets, cli, rowWhen, rows, setSessions } from '../helpers/ses
 // expiry, the per-user cap (refuse, end_oldest, per policy), shutdown, kill -9 and the restart that closes the
 // orphaned rows as crashed, and history read with Gatehouse stopped.
 
+/** Gateway users other than the server user need a usermapping. */
+const ANYONE = { usermapping: [{ server_user: '*', gateway_users: ['*'] }] };
 const SECRET = 'Life-Secret-Token-8831';
 
 describe('connection database: storage policies, expiry, limits, shutdown and crash', () => {
@@ -29,8 +31,8 @@ describe('connection database: storage policies, expiry, limits, shutdown and cr
 
   before(async () => {
     scenario = await startScenario([
-      { alias: 'ok', plugin: { expect: { token: SECRET }, gateway: { user: 'alice', groups: [] } } },
-      { alias: 'capped', plugin: { expect: { token: SECRET }, gateway: { user: 'carol', groups: [] } }, more: { max_sessions_per_user: 1 } },
+      { alias: 'ok', plugin: { expect: { token: SECRET }, gateway: { user: 'alice', groups: [] } }, more: ANYONE },
+      { alias: 'capped', plugin: { expect: { token: SECRET }, gateway: { user: 'carol', groups: [] } }, more: { ...ANYONE, max_sessions_per_user: 1 } },
       { alias: 'deny', plugin: { expect: { token: SECRET }, authorize: { verdict: 'DENY', reason: 'Not today.' } } },
     ]);
     ({ sshd, gh } = scenario);

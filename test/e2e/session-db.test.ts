@@ -14,6 +14,8 @@ import { Terminal } from '../helpers/terminal.js';
 // every way a session ends, each storage policy, anonymous expiry, the per-user cap, administrators' terminate
 // by user and all, and no secret of the suite anywhere in the files.
 
+/** Gateway users other than the server user need a usermapping. */
+const ANYONE = { usermapping: [{ server_user: '*', gateway_users: ['*'] }] };
 const SECRET = 'Db-Secret-Token-5519';
 
 /** The sid of the nth (from 1) session that logged `event`. */
@@ -32,8 +34,8 @@ describe('connection database: one row per session, from arrival to end', () => 
 
   before(async () => {
     scenario = await startScenario([
-      { alias: 'ok', plugin: { expect: { token: SECRET }, gateway: { user: 'alice', groups: ['ops'] }, additional_metadata: 'ticket=7' } },
-      { alias: 'bob', plugin: { expect: { token: SECRET }, gateway: { user: 'bob', groups: [] } } },
+      { alias: 'ok', plugin: { expect: { token: SECRET }, gateway: { user: 'alice', groups: ['ops'] }, additional_metadata: 'ticket=7' }, more: ANYONE },
+      { alias: 'bob', plugin: { expect: { token: SECRET }, gateway: { user: 'bob', groups: [] } }, more: ANYONE },
       { alias: 'deny', plugin: { expect: { token: SECRET }, authorize: { verdict: 'DENY', reason: 'Not today.' } } },
       { alias: 'broken', plugin: { fail: { hook: 'authenticate', how: 'throw' } } },
       { alias: 'idle', plugin: { expect: { token: SECRET } }, more: { idle_timeout: 1 } },
@@ -97,22 +99,28 @@ describe('connection database: one row per session, from arrival to end', () => 
   test('a denied login and a failing plugin leave complete rows that never logged in', async () => {
     const denied = await ssh('deny', 'true');
     assert.equal(denied.code, 255);
+    const deniedSid = gh.logs.filter((l) => l.event === 'auth.deny').at(-1)!.sid!;
     const broken = await ssh('broken', 'true');
     assert.equal(broken.code, 255);
-    const all = await rows(gh, { reason: 'denied' });
-    const d = all.find((r) => r.policy === 'deny');
+    const brokenSid = gh.logs.filter((l) => l.event === 'auth.deny').at(-1)!.sid!;
+    const d = await rowWhen(gh, deniedSid, (r) => r?.ended_at != null, 'the denied row');
+    assert.equal(d?.end_reason, 'denied');
     assert.equal(d?.end_code, 'DENIED_BY_PLUGIN');
     assert.equal(d?.login_at, null);
     assert.deepEqual(d?.verdicts.map((v) => `${v.hook}:${v.verdict}`), ['authenticate:ACCEPT', 'authorize:DENY']);
-    const b = all.find((r) => r.policy === 'broken');
+    const b = await rowWhen(gh, brokenSid, (r) => r?.ended_at != null, 'the plugin failure row');
+    assert.equal(b?.end_reason, 'denied');
     assert.equal(b?.end_code, 'PLUGIN_THREW');
+    assert.deepEqual(b?.verdicts.map((v) => `${v.hook}:${v.verdict}`), ['authenticate:PLUGIN_THREW']);
     assert.equal(b?.login_at, null);
   });
 
   test('idle timeout ends the session and says so in its row', async () => {
     const r = await ssh('idle', 'sleep 300');
     assert.match(r.stderr, /idle/i);
-    const row = (await rows(gh, { policy: 'idle' }))[0];
+    const sid = gh.logs.filter((l) => l.event === 'session.active').at(-1)!.sid!;
+    const row = await rowWhen(gh, sid, (r) => r?.ended_at != null, 'the idle row');
+    assert.equal(row?.policy, 'idle');
     assert.equal(row?.end_reason, 'idle_timeout');
     assert.equal(row?.end_code, 'IDLE_TIMEOUT');
   });
