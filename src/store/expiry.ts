@@ -24,15 +24,11 @@ export function expiryInterval(rules: ExpiryRules): number {
 export function startExpiry(store: SessionStore, rules: () => ExpiryRules, log: Logger, everyMs?: number): ExpiryRunner {
   let running: Promise<number> | undefined;
   let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  const schedule = (): void => {
-    if (stopped) return;
-    timer = setTimeout(() => void runNow().finally(schedule), everyMs ?? expiryInterval(rules()));
-    timer.unref();
-  };
+  let lastRun = Date.now();
   const runNow = (): Promise<number> => {
     // Passes never overlap: a slow one (a large first expiry) is joined, not doubled.
     running ??= (async () => {
+      lastRun = Date.now();
       try {
         const n = stopped ? 0 : await store.expire(Date.now(), rules());
         if (n > 0) log.info({ event: 'store.expired', rows: n }, 'expired session rows removed');
@@ -46,12 +42,19 @@ export function startExpiry(store: SessionStore, rules: () => ExpiryRules, log: 
     })();
     return running;
   };
-  void runNow().finally(schedule);
+  // A cheap check every second (or every `everyMs`) rather than one long timer, so that a reload that shortens
+  // anonymous_expiry takes effect at once.
+  const tick = Math.min(everyMs ?? MIN_EVERY_MS, MIN_EVERY_MS);
+  const timer = setInterval(() => {
+    if (Date.now() - lastRun >= (everyMs ?? expiryInterval(rules()))) void runNow();
+  }, tick);
+  timer.unref();
+  void runNow();
   return {
     runNow,
     stop() {
       stopped = true;
-      clearTimeout(timer);
+      clearInterval(timer);
     },
   };
 }
