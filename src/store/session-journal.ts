@@ -138,8 +138,8 @@ export class SessionJournal {
     this.track(this.opts.store.patch(this.rec.session_id, { updated_at: this.rec.updated_at }));
   }
 
+  /** The store runs writes in order, so the newest one settling means every earlier one has. */
   private track(p: Promise<void>): void {
-    const caught = p.catch((err: Error) => this.opts.onError(err));
-    this.last = Promise.all([this.last, caught]).then(() => undefined);
+    this.last = p.catch((err: Error) => this.opts.onError(err));
   }
 }
