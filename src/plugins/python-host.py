@@ -17,6 +17,9 @@ import sys
 import traceback
 
 CONTROL = os.fdopen(3, "w", encoding="utf-8")
+# Gatehouse's own safeguard.sessions.plugin (the SPS Plugin SDK's API), which SPS likewise gives every plugin
+# so that plugins do not bundle it.
+SDK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sdk")
 
 
 def send(message):
@@ -26,7 +29,8 @@ def send(message):
 
 def load(entry):
     folder = os.path.dirname(os.path.abspath(entry))
-    sys.path.insert(0, folder)
+    # The plugin's folder first (the libraries it bundles), then the SDK, then the system's packages.
+    sys.path[0:0] = [folder, SDK]
     spec = importlib.util.spec_from_file_location("main", entry)
     module = importlib.util.module_from_spec(spec)
     sys.modules["main"] = module
@@ -76,6 +80,11 @@ def call_arguments(method, args):
 def main():
     try:
         cls = load(sys.argv[1])
+    except ModuleNotFoundError as err:
+        # Named plainly: the usual fix is a package to install (spec: requests, pyyaml, python-ldap, ...).
+        send({"type": "load_error", "message": "the plugin imports Python module \"%s\", which is not installed: %s"
+              % (err.name, traceback.format_exc())})
+        return
     except BaseException:  # noqa: BLE001 - any import failure refuses the plugin with its traceback
         send({"type": "load_error", "message": "importing the entry point failed: " + traceback.format_exc()})
         return
