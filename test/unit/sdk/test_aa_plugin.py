@@ -72,10 +72,10 @@ class PipelineTest(SdkTestCase):
     def test_questions_one_per_round_presupplied_skipped_and_mfa_not_repeated(self):
         cfg = "[question_2]\nkey = ticket\nprompt = Ticket:\ndisable_echo = no\n[question_1]\nkey = vp\nprompt = Vault path:\n"
         r = roundtrip(Plugin(cfg).authenticate(**hook_args(key_value_pairs={"otp": "123456"}, session_cookie={"keep": 1})))
-        self.assertEqual(r["question"], ["vp", "Vault path:", True])
+        self.assertEqual(r["question"], ["vp", "Vault path: ", True])
         kv = {"otp": "000000", "vp": "secret/db"}  # a wrong code now would deny if MFA ran again
         r = roundtrip(Plugin(cfg).authenticate(**hook_args(cookie=r["cookie"], session_cookie=r["session_cookie"], key_value_pairs=kv)))
-        self.assertEqual(r["question"], ["ticket", "Ticket:", False])
+        self.assertEqual(r["question"], ["ticket", "Ticket: ", False])
         kv["ticket"] = "T-1"
         r = Plugin(cfg).authenticate(**hook_args(cookie=r["cookie"], session_cookie=r["session_cookie"], key_value_pairs=kv))
         self.assertEqual(r["verdict"], "ACCEPT")

@@ -146,9 +146,7 @@ class AAPlugin(AAStateSteps, PluginBase):
         if self.mfa_password is not None or not self._interactive():
             return None
         cfg = self.plugin_configuration
-        prompt = cfg.get("auth", "prompt", default=DEFAULT_PROMPT)
-        if not prompt[-1:].isspace():
-            prompt += " "
+        prompt = _spaced(cfg.get("auth", "prompt", default=DEFAULT_PROMPT))
         return AAResponse.need_info(prompt, "otp", cfg.getboolean("auth", "disable_echo", default=False))
 
     def _log_authenticate_calculated_mfa_identity(self):
@@ -173,7 +171,7 @@ class AAPlugin(AAStateSteps, PluginBase):
                 questions[key] = kv[key]
                 continue
             # Per-question echo is off unless the configuration turns it on.
-            return AAResponse.need_info(cfg.get(section, "prompt", required=True), key,
+            return AAResponse.need_info(_spaced(cfg.get(section, "prompt", required=True)), key,
                                         cfg.getboolean(section, "disable_echo", default=True))
         return None
 
@@ -225,3 +223,8 @@ class AAPlugin(AAStateSteps, PluginBase):
         verdict["cookie"] = self.cookie
         verdict["session_cookie"] = self.session_cookie
         return verdict
+
+
+def _spaced(prompt):
+    # configparser strips the value; the answer should not stick to the prompt's colon.
+    return prompt if prompt[-1:].isspace() else prompt + " "
