@@ -4,6 +4,7 @@ import { BastionError } from '../core/errors.js';
 import type { TargetSpec } from '../target/username.js';
 import { compileAllowRule, type AllowRule } from '../target/target-rules.js';
 import type { LogLevel } from '../log/logger.js';
+import { resolveSdk } from './sdk-schema.js';
 import { configSchema, GC_MODES, type ListenAddress, type RawConfig, type RawPolicy } from './schema.js';
 import { resolveIdentityLogout, type IdentityLogoutConfig } from './identity-logout.js';
 import type { Issue } from './validator.js';
@@ -98,6 +99,8 @@ export interface Config {
   /** The OpenID Connect back-channel logout listener; undefined: off. */
   readonly identityLogout: IdentityLogoutConfig | undefined;
   readonly policies: readonly Policy[];
+  /** config.yaml `sdk:` as handed to Python plugins (config/sdk-schema.ts); {} when absent. */
+  readonly sdk: Readonly<Record<string, unknown>>;
 }
 
 export function loadConfigFile(file: string): Config {
@@ -193,6 +196,7 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
     demoTarget: raw.demo_target && raw.demo_target.enabled !== false ? { listen: raw.demo_target.listen } : undefined,
     identityLogout: raw.identity_logout ? resolveIdentityLogout(raw.identity_logout, ['identity_logout'], abs, issues) : undefined,
     policies,
+    sdk: resolveSdk(raw.sdk, ['sdk'], abs, issues),
   };
 }
 

@@ -22,6 +22,8 @@ export interface PluginHostOptions {
   readonly memoryMb: number;
   /** Absolute path of the interpreter for Python plugins. */
   readonly python: string;
+  /** JSON for GATEHOUSE_SDK_HOST: config.yaml `sdk:`, read by the bundled safeguard.sessions.plugin. */
+  readonly sdkHost?: string;
   readonly log: Logger;
 }
 
@@ -150,7 +152,8 @@ export class PluginHost {
     mkdirSync(state, { recursive: true, mode: 0o700 });
     mkdirSync(ephemeral, { recursive: true, mode: 0o700 });
     // spec 3.6: the directories SPS gives plugins.
-    const env = { ...process.env, SCB_PLUGIN_STATE_DIRECTORY: state, EPHEMERAL_PLUGIN_STATE_DIRECTORY: ephemeral };
+    const env = { ...process.env, SCB_PLUGIN_STATE_DIRECTORY: state, EPHEMERAL_PLUGIN_STATE_DIRECTORY: ephemeral,
+      GATEHOUSE_SDK_HOST: this.opts.sdkHost ?? '{}' };
     const log = this.opts.log.child({ plugin: manifest.name });
     // spec 3.4: what a plugin prints is logged line by line with the session id.
     const output: OutputSink = (line, stream, call) =>

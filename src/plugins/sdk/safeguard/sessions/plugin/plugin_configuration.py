@@ -37,7 +37,7 @@ class PluginConfiguration:
                 value = parser.get(section, option)
                 if value is not None and value.strip() != "":
                     return value.strip()
-        return None
+        return _host_default(section, option)
 
     def get(self, section, option, default=None, required=False):
         """The option's text; `$` reads the local credential store, a leading `$$` stands for a literal `$`.
@@ -173,13 +173,25 @@ class PluginConfiguration:
             cas = host_section("trusted_ca_lists").get(name)
             if cas is None:
                 raise RequiredConfigurationSettingNotFound("Trusted CA list not found", {"name": name})
-            return "\n".join(c.strip() for c in cas) + "\n"
+            from .host_context import resolve_secret
+
+            return "\n".join(resolve_secret(c).strip() for c in cas) + "\n"
         if value is None:
             if required:
                 raise RequiredConfigurationSettingNotFound(
                     "Required configuration setting not found", {"section": section, "option": option})
             return None
         return _pem(value)
+
+
+def _host_default(section, option):
+    # config.yaml's sdk.radius_dictionary stands in for SPS's RADIUS dictionary: RADIUS plugins read it as
+    # [radius] dictionary_path unless their configuration names one.
+    if (section, option) == ("radius", "dictionary_path"):
+        from .host_context import host_context
+
+        return host_context().get("radius_dictionary")
+    return None
 
 
 def _pem(value):
