@@ -41,6 +41,22 @@ def load(entry):
     return plugin
 
 
+# Debian packages for modules SPS plugins commonly import (SPS ships the first five with every plugin).
+DEBIAN_PACKAGES = {"requests": "python3-requests", "urllib3": "python3-urllib3", "yaml": "python3-yaml",
+                   "OpenSSL": "python3-openssl", "ldap": "python3-ldap", "pyrad": "python3-pyrad",
+                   "duo_client": "python3-duo-client", "jwt": "python3-jwt", "msal": "python3-msal",
+                   "paramiko": "python3-paramiko", "requests_toolbelt": "python3-requests-toolbelt"}
+
+
+def missing_module(err):
+    top = (err.name or "?").split(".")[0]
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if "importlib" not in f.filename]
+    where = " (imported at %s:%d)" % (frames[-1].filename, frames[-1].lineno) if frames else ""
+    hint = "; install it (Debian: apt-get install %s) or bundle it in the plugin folder" % DEBIAN_PACKAGES[top] \
+        if top in DEBIAN_PACKAGES else "; install it or bundle it in the plugin folder"
+    return 'the plugin imports Python module "%s", which is not installed%s%s' % (err.name, where, hint)
+
+
 def public_methods(cls):
     return sorted(name for name, value in inspect.getmembers(cls, callable) if not name.startswith("_"))
 
@@ -81,9 +97,9 @@ def main():
     try:
         cls = load(sys.argv[1])
     except ModuleNotFoundError as err:
-        # Named plainly: the usual fix is a package to install (spec: requests, pyyaml, python-ldap, ...).
-        send({"type": "load_error", "message": "the plugin imports Python module \"%s\", which is not installed: %s"
-              % (err.name, traceback.format_exc())})
+        # Named plainly, with where it is imported: the usual fix is a package to install.
+        traceback.print_exc()
+        send({"type": "load_error", "message": missing_module(err)})
         return
     except BaseException:  # noqa: BLE001 - any import failure refuses the plugin with its traceback
         send({"type": "load_error", "message": "importing the entry point failed: " + traceback.format_exc()})
