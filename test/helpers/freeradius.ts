@@ -13,6 +13,9 @@ export const RADIUS_STATE_HEX = '676873746174653031';
 /** An RFC 2865 dictionary subset pyrad 2.1 can read (FreeRADIUS 3.2's own it cannot). */
 export const PYRAD_DICTIONARY = `ATTRIBUTE\tUser-Name\t1\tstring
 ATTRIBUTE\tUser-Password\t2\tstring\tencrypt=1
+ATTRIBUTE\tCHAP-Password\t3\toctets
+ATTRIBUTE\tService-Type\t6\tinteger
+VALUE\tService-Type\tLogin-User\t1
 ATTRIBUTE\tReply-Message\t18\tstring
 ATTRIBUTE\tState\t24\toctets
 ATTRIBUTE\tNAS-Identifier\t32\tstring
