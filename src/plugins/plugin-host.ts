@@ -152,14 +152,15 @@ export class PluginHost {
     mkdirSync(state, { recursive: true, mode: 0o700 });
     mkdirSync(ephemeral, { recursive: true, mode: 0o700 });
     // spec 3.6: the directories SPS gives plugins.
-    const env = { ...process.env, SCB_PLUGIN_STATE_DIRECTORY: state, EPHEMERAL_PLUGIN_STATE_DIRECTORY: ephemeral,
-      GATEHOUSE_SDK_HOST: this.opts.sdkHost ?? '{}' };
+    const env = { ...process.env, SCB_PLUGIN_STATE_DIRECTORY: state, EPHEMERAL_PLUGIN_STATE_DIRECTORY: ephemeral };
     const log = this.opts.log.child({ plugin: manifest.name });
     // spec 3.4: what a plugin prints is logged line by line with the session id.
     const output: OutputSink = (line, stream, call) =>
       log.info({ event: 'plugin.output', stream, ...(call ? { sid: call.sessionId, hook: call.hook } : {}) }, line);
     if (entry.endsWith('.py')) {
-      return () => new Runner(pythonTransport({ python: this.opts.python, entry, env }), output, false);
+      // Only Python plugins get the SDK's host context: the package that reads it is Python.
+      const pyEnv = { ...env, GATEHOUSE_SDK_HOST: this.opts.sdkHost ?? '{}' };
+      return () => new Runner(pythonTransport({ python: this.opts.python, entry, env: pyEnv }), output, false);
     }
     return () => {
       log.debug({ event: 'plugin.runner_start' }, 'starting a plugin worker');

@@ -1,18 +1,8 @@
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 
-// Loopback ports for servers the tests start themselves (slapd, FreeRADIUS), and waiting until one listens.
+export { freePort } from './sshd.js';
 
-/** A TCP (and, in practice, UDP) port on 127.0.0.1 that nothing listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+// Waiting until a server the test started itself (slapd) listens on its loopback port.
 
 /** Resolves once 127.0.0.1:port accepts TCP connections; `failed` returns a reason to give up early. */
 export async function waitForPort(port: number, timeoutMs: number, failed: () => string | undefined = () => undefined): Promise<void> {
