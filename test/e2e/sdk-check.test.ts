@@ -4,13 +4,13 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { FIXTURES, ROOT } from '../helpers/paths.js';
+import { CLI, FIXTURES } from '../helpers/paths.js';
 
 // `gatehouse check` and `gatehouse plugin check` with SDK plugins: a plugin on the bundled SDK passes without
 // bundling it; a plugin whose imports cannot be satisfied is refused naming the module and where it is
 // imported.
 
-const cli = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'dist', 'src', 'cli', 'main.js'), ...args], { encoding: 'utf8', timeout: 120_000 });
+const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
 
 describe('checking SDK plugins', () => {
   let dir: string;

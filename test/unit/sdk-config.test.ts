@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parseConfig } from '../../src/config/config.js';
-import { BastionError } from '../../src/errors.js';
+import { BastionError } from '../../src/core/errors.js';
 
 // config.yaml `sdk:`: the host side of the SPS Plugin SDK (credential stores, user lists, LDAP servers, CA
 // lists, proxy, RADIUS dictionary), validated as the rest of config.yaml and handed to Python plugins.

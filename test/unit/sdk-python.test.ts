@@ -5,13 +5,13 @@ import { test } from 'node:test';
 import { ROOT } from '../helpers/paths.js';
 
 // Gatehouse's safeguard.sessions.plugin package (src/plugins/sdk) is Python: its unit tests are Python
-// unittest files in test/unit/sdk, run here against the copy the build put in dist, through the same
+// unittest files in test/unit/sdk, run here against the copy the test build put in build/, through the same
 // interpreter Gatehouse uses by default, so that `npm test` runs them.
 
 const PYTHON = '/usr/bin/python3';
 
 test('the SDK\'s Python unit tests pass (configuration, responses, ConnectionInfo, pipeline, runner)', () => {
-  const sdk = join(ROOT, 'dist', 'src', 'plugins', 'sdk');
+  const sdk = join(ROOT, 'build', 'src', 'plugins', 'sdk');
   const tests = join(ROOT, 'test', 'unit', 'sdk');
   const r = spawnSync(PYTHON, ['-B', '-m', 'unittest', 'discover', '-b', '-v', '-s', tests, '-t', tests], {
     encoding: 'utf8',
@@ -20,7 +20,7 @@ test('the SDK\'s Python unit tests pass (configuration, responses, ConnectionInf
       ...process.env,
       PYTHONPATH: [sdk, tests].join(':'),
       PYTHONDONTWRITEBYTECODE: '1',
-      GATEHOUSE_PYTHON_HOST: join(ROOT, 'dist', 'src', 'plugins', 'python-host.py'),
+      GATEHOUSE_PYTHON_HOST: join(ROOT, 'build', 'src', 'plugins', 'python-host.py'),
     },
   });
   assert.equal(r.error, undefined, String(r.error));
