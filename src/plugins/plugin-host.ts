@@ -24,6 +24,8 @@ export interface PluginHostOptions {
   readonly memoryMb: number;
   /** Absolute path of the interpreter for Python plugins. */
   readonly python: string;
+  /** JSON for GATEHOUSE_SDK_HOST: config.yaml `sdk:`, read by the bundled safeguard.sessions.plugin. */
+  readonly sdkHost?: string;
   readonly log: Logger;
   /** Where the frozen copies of loaded plugins go (snapshot.ts); default: plugin-code beside ephemeralDir. */
   readonly snapshotsDir?: string;
@@ -169,7 +171,9 @@ export class PluginHost {
     const output: OutputSink = (line, stream, call) =>
       log.info({ event: 'plugin.output', stream, ...(call ? { sid: call.sessionId, hook: call.hook } : {}) }, unsnap(line));
     if (entry.endsWith('.py')) {
-      return () => new Runner(pythonTransport({ python: this.opts.python, entry, env }), output, false);
+      // Only Python plugins get the SDK's host context: the package that reads it is Python.
+      const pyEnv = { ...env, GATEHOUSE_SDK_HOST: this.opts.sdkHost ?? '{}' };
+      return () => new Runner(pythonTransport({ python: this.opts.python, entry, env: pyEnv }), output, false);
     }
     return () => {
       log.debug({ event: 'plugin.runner_start' }, 'starting a plugin worker');

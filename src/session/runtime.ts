@@ -39,6 +39,7 @@ export async function buildRuntime(config: Config, log: Logger, ephemeralDir: st
     maxActive: config.pluginPool.maxActive,
     memoryMb: config.pluginPool.memoryMb,
     python: config.python,
+    sdkHost: JSON.stringify(config.sdk),
     log,
   });
   const aa = new Map<string, PluginHandle>();
