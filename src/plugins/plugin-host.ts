@@ -91,6 +91,11 @@ export class PluginHost {
     return p;
   }
 
+  /** Loads the plugin as its folder is now, apart from what load() keeps; the caller closes it (plugin-cache.ts). */
+  loadFresh(name: string, type: PluginType): Promise<PluginHandle> {
+    return this.doLoad(name, type);
+  }
+
   /** Stops warm runners; with `killBusy` also the hook calls under way (process shutdown). */
   async close(killBusy = false): Promise<void> {
     for (const p of this.loaded.values()) {
