@@ -292,7 +292,8 @@ export class Session implements SharedSessionState {
         policy: this.policy?.name ?? null,
         server_username: this.serverUser ?? null,
         target_server: this.target?.name ?? null,
-        target_address: this.target?.address ?? null,
+        // A login refused before its target was resolved has no address yet ('').
+        target_address: this.target?.address || null,
         target_port: this.target?.port ?? null,
         gateway_user: this.gateway?.user ?? null,
         gateway_groups: this.gateway?.groups ?? [],
