@@ -78,7 +78,18 @@ export interface Config {
     readonly shutdownMs: number;
   };
   readonly limits: { readonly needinfoRounds: number; readonly targetPasswordTries: number; readonly maxUnauthenticated: number };
-  readonly pluginPool: { readonly warmWorkers: number; readonly maxActive: number; readonly memoryMb: number };
+  readonly pluginPool: {
+    readonly warmWorkers: number;
+    readonly maxActive: number;
+    readonly memoryMb: number;
+    /** The plugin bounds (plugins/bounds.ts), from plugin_pool. */
+    readonly sessionEndedWaitMs: number;
+    readonly addressSpaceMb: number;
+    readonly outputLineBytes: number;
+    readonly outputCallBytes: number;
+    readonly outputCallLines: number;
+    readonly promptBytes: number;
+  };
   /** Interpreter for Python plugins (absolute path, as a pyenv shim on PATH costs 5x per call). */
   readonly python: string;
   readonly ssh: {
@@ -179,6 +190,12 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
       warmWorkers: raw.plugin_pool.warm_workers!,
       maxActive: raw.plugin_pool.max_active!,
       memoryMb: raw.plugin_pool.memory_mb!,
+      sessionEndedWaitMs: raw.plugin_pool.session_ended_wait! * 1000,
+      addressSpaceMb: raw.plugin_pool.address_space_mb!,
+      outputLineBytes: raw.plugin_pool.output_line_bytes!,
+      outputCallBytes: raw.plugin_pool.output_call_bytes!,
+      outputCallLines: raw.plugin_pool.output_call_lines!,
+      promptBytes: raw.plugin_pool.prompt_bytes!,
     },
     python: raw.python!,
     ssh: {

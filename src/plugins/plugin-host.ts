@@ -2,10 +2,11 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { BastionError } from '../core/errors.js';
+import { DEFAULT_BOUNDS, type PluginBounds } from './bounds.js';
 import { AA_HOOKS, CREDSTORE_HOOKS, type HookName, type JsonObject, type PluginType } from './contract.js';
 import { parseManifest, type Manifest } from './manifest.js';
 import { pythonTransport } from './python-transport.js';
-import { Runner, RunnerPool, type HookOutcome, type OutputSink } from './runner.js';
+import { Runner, RunnerPool, type CallOptions, type HookOutcome, type OutputSink } from './runner.js';
 import { compileTsPlugin } from './ts-compile.js';
 import { contextTransport } from './context-transport.js';
 import { scopeType, type PackageType } from './module-format.js';
@@ -27,6 +28,7 @@ export interface PluginHostOptions {
   readonly log: Logger;
   /** Where the frozen copies of loaded plugins go (snapshot.ts); default: plugin-code beside ephemeralDir. */
   readonly snapshotsDir?: string;
+  readonly bounds?: PluginBounds;
 }
 
 /** A plugin is refused unless it has at least one hook of each group. */
@@ -58,14 +60,15 @@ export class PluginHandle {
     private readonly pool: RunnerPool,
     /** Error texts name the plugin's own folder, not the frozen copy it runs from. */
     private readonly unsnap: (text: string) => string = (t) => t,
+    readonly bounds: PluginBounds = DEFAULT_BOUNDS,
   ) {}
 
   has(hook: HookName): boolean {
     return this.hooks.has(hook);
   }
 
-  async call(hook: HookName, configuration: string, args: JsonObject, sessionId: string, timeoutMs: number): Promise<HookOutcome> {
-    const outcome = await this.pool.call({ hook, configuration, args }, { sessionId, hook }, timeoutMs);
+  async call(hook: HookName, configuration: string, args: JsonObject, sessionId: string, timeoutMs: number, opts?: CallOptions): Promise<HookOutcome> {
+    const outcome = await this.pool.call({ hook, configuration, args }, { sessionId, hook }, timeoutMs, opts);
     return outcome.ok ? outcome : { ...outcome, message: this.unsnap(outcome.message) };
   }
 
@@ -77,7 +80,11 @@ export class PluginHandle {
 export class PluginHost {
   private readonly loaded = new Map<string, Promise<PluginHandle>>();
 
-  constructor(private readonly opts: PluginHostOptions) {}
+  private readonly bounds: PluginBounds;
+
+  constructor(private readonly opts: PluginHostOptions) {
+    this.bounds = opts.bounds ?? DEFAULT_BOUNDS;
+  }
 
   /** Loads (once) the plugin whose folder is plugins_dir/<name>; throws a BastionError naming the reason. */
   load(name: string, type: PluginType): Promise<PluginHandle> {
@@ -136,7 +143,7 @@ export class PluginHost {
     const runtime = entry.endsWith('.py') ? 'python' : 'javascript';
     this.opts.log.info({ event: 'plugin.loaded', plugin: name, version: manifest.version, api: manifest.api, runtime, hooks: [...hooks] }, 'plugin loaded');
     return new PluginHandle(manifest, dir, hooks, runtime,
-      new RunnerPool(start, { warm: this.opts.warmWorkers, maxActive: this.opts.maxActive, reusable: runtime === 'javascript' }), unsnap);
+      new RunnerPool(start, { warm: this.opts.warmWorkers, maxActive: this.opts.maxActive, reusable: runtime === 'javascript' }), unsnap, this.bounds);
   }
 
   /** The entry file to run and the folder it runs from: a frozen copy of the plugin, or its compiled form. */

@@ -22,7 +22,21 @@ export interface RunnerCall {
 
 export type HookOutcome =
   | { ok: true; value: JsonValue; ms: number }
-  | { ok: false; code: 'PLUGIN_TIMEOUT' | 'PLUGIN_THREW' | 'PLUGIN_CRASHED' | 'PLUGIN_BAD_RESULT' | 'PLUGIN_HOOK_MISSING'; message: string; ms: number };
+  | {
+    ok: false; code: 'PLUGIN_TIMEOUT' | 'PLUGIN_THREW' | 'PLUGIN_CRASHED' | 'PLUGIN_BAD_RESULT' | 'PLUGIN_HOOK_MISSING'; message: string; ms: number;
+    /** The hook never reached the plugin (no runner in time, or the runner could not start): safe to retry. */
+    notRun?: true;
+  };
+
+export interface CallOptions {
+  /** Served before the calls waiting without it (session_ended: it must not be starved by new logins). */
+  readonly priority?: boolean;
+  /**
+   * How long the call may wait for a runner, on top of its own timeout. Without it the wait counts against
+   * the call's timeout.
+   */
+  readonly queueMs?: number;
+}
 
 export interface CallContext {
   readonly sessionId: string;
@@ -111,7 +125,7 @@ export class Runner {
       });
       const ready = await Promise.race([this.ready, answer]);
       if ('type' in ready) return outcome(ready, ms(), timeoutMs);
-      if ('error' in ready) return { ok: false, code: 'PLUGIN_CRASHED', message: ready.error, ms: ms() };
+      if ('error' in ready) return { ok: false, code: 'PLUGIN_CRASHED', message: ready.error, ms: ms(), notRun: true };
       this.transport.send(call);
       const a = await answer;
       // Only a runner that answered in time may take another call.
@@ -167,6 +181,7 @@ export interface PoolOptions {
 
 interface Waiter {
   readonly take: (r: Runner) => void;
+  readonly priority: boolean;
 }
 
 // How the pool grows when calls wait: up to BURST runners at once for a burst of quick calls (a JavaScript
@@ -190,14 +205,16 @@ export class RunnerPool {
     this.refill();
   }
 
-  async call(call: RunnerCall, context: CallContext, timeoutMs: number): Promise<HookOutcome> {
+  async call(call: RunnerCall, context: CallContext, timeoutMs: number, opts: CallOptions = {}): Promise<HookOutcome> {
     const queued = performance.now();
-    const runner = await this.acquire(timeoutMs);
+    const waitMs = opts.queueMs ?? timeoutMs;
+    const runner = await this.acquire(waitMs, opts.priority ?? false);
     if (!runner) {
-      return { ok: false, code: 'PLUGIN_TIMEOUT', message: `waited ${timeoutMs} ms for a plugin runner (${this.opts.maxActive} at most)`, ms: timeoutMs };
+      return { ok: false, code: 'PLUGIN_TIMEOUT', message: `waited ${Math.round(waitMs)} ms for a plugin runner (${this.opts.maxActive} at most)`, ms: waitMs, notRun: true };
     }
     try {
-      return await runner.run(call, context, Math.max(timeoutMs - (performance.now() - queued), 1));
+      const runMs = opts.queueMs !== undefined ? timeoutMs : Math.max(timeoutMs - (performance.now() - queued), 1);
+      return await runner.run(call, context, runMs);
     } finally {
       this.busy.delete(runner);
       this.release(runner);
@@ -213,11 +230,12 @@ export class RunnerPool {
     if (killBusy) for (const r of this.busy) r.discard();
   }
 
-  private acquire(timeoutMs: number): Promise<Runner | undefined> {
+  private acquire(timeoutMs: number, priority: boolean): Promise<Runner | undefined> {
     const ready = this.takeIdle();
     if (ready) return Promise.resolve(ready);
     return new Promise((resolve) => {
       const waiter: Waiter = {
+        priority,
         take: (r) => {
           clearTimeout(timer);
           clearInterval(watch);
@@ -236,7 +254,10 @@ export class RunnerPool {
         if (this.busy.size + this.starting < BURST || [...this.busy].every((r) => now - r.callStarted > SLOW_MS)) this.grow();
       }, CHECK_MS);
       watch.unref();
-      this.queue.push(waiter);
+      // Priority calls go after the priority calls already waiting, before every other call.
+      const at = priority ? this.queue.findIndex((w) => !w.priority) : -1;
+      if (at >= 0) this.queue.splice(at, 0, waiter);
+      else this.queue.push(waiter);
       if (this.busy.size + this.starting < BURST) this.grow();
     });
   }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { parseUsername } from '../../src/ssh/username.js';
+import { parseUsername } from '../../src/target/username.js';
 
 // Nothing secret from malformed input (issue 15): whatever the client sends as its user name, parseUsername
 // never throws, and the value of a key=value pair never appears in the message (which is logged and shown) or
