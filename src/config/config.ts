@@ -85,6 +85,7 @@ export interface Config {
     /** The plugin bounds (plugins/bounds.ts), from plugin_pool. */
     readonly sessionEndedWaitMs: number;
     readonly addressSpaceMb: number;
+    readonly jsExternalMb: number;
     readonly outputLineBytes: number;
     readonly outputCallBytes: number;
     readonly outputCallLines: number;
@@ -192,6 +193,7 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
       memoryMb: raw.plugin_pool.memory_mb!,
       sessionEndedWaitMs: raw.plugin_pool.session_ended_wait! * 1000,
       addressSpaceMb: raw.plugin_pool.address_space_mb!,
+      jsExternalMb: raw.plugin_pool.js_external_mb!,
       outputLineBytes: raw.plugin_pool.output_line_bytes!,
       outputCallBytes: raw.plugin_pool.output_call_bytes!,
       outputCallLines: raw.plugin_pool.output_call_lines!,

@@ -4,8 +4,13 @@
 export interface PluginBounds {
   /** How long session_ended may wait for a plugin runner, on top of its own time: queueing cannot eat it. */
   readonly sessionEndedWaitMs: number;
-  /** Address space of a plugin process (Python: RLIMIT_AS; JavaScript: the runner's heap plus external memory). */
+  /** Address space of a Python plugin process (RLIMIT_AS). */
   readonly addressSpaceMb: number;
+  /**
+   * Memory JavaScript plugins may take outside their V8 heap (Buffers, ArrayBuffers): how much Gatehouse's
+   * resident size may grow while their calls run (memory_mb bounds each runner's heap).
+   */
+  readonly jsExternalMb: number;
   /** Longest line of plugin output logged as it is; longer lines are cut. */
   readonly outputLineBytes: number;
   /** Plugin output one hook call may print; beyond it the call fails with PLUGIN_OUTPUT_LIMIT. */
@@ -19,6 +24,7 @@ export interface PluginBounds {
 export const DEFAULT_BOUNDS: PluginBounds = {
   sessionEndedWaitMs: 120_000,
   addressSpaceMb: 2048,
+  jsExternalMb: 1024,
   outputLineBytes: 4096,
   outputCallBytes: 1024 * 1024,
   outputCallLines: 200,

@@ -9,6 +9,7 @@ import { pythonTransport } from './python-transport.js';
 import { Runner, RunnerPool, type CallOptions, type HookOutcome, type OutputSink } from './runner.js';
 import { compileTsPlugin } from './ts-compile.js';
 import { contextTransport } from './context-transport.js';
+import { MemoryGuard } from './memory-guard.js';
 import { scopeType, type PackageType } from './module-format.js';
 import { snapshotPlugin } from './snapshot.js';
 
@@ -81,9 +82,12 @@ export class PluginHost {
   private readonly loaded = new Map<string, Promise<PluginHandle>>();
 
   private readonly bounds: PluginBounds;
+  /** One for every JavaScript plugin: they share the process's memory. */
+  private readonly guard: MemoryGuard;
 
   constructor(private readonly opts: PluginHostOptions) {
     this.bounds = opts.bounds ?? DEFAULT_BOUNDS;
+    this.guard = new MemoryGuard(this.bounds.jsExternalMb * 1024 * 1024);
   }
 
   /** Loads (once) the plugin whose folder is plugins_dir/<name>; throws a BastionError naming the reason. */
@@ -175,12 +179,15 @@ export class PluginHost {
     // spec 3.4: what a plugin prints is logged line by line with the session id.
     const output: OutputSink = (line, stream, call) =>
       log.info({ event: 'plugin.output', stream, ...(call ? { sid: call.sessionId, hook: call.hook } : {}) }, unsnap(line));
+    const b = this.bounds;
+    const limits = { outputLineBytes: b.outputLineBytes, outputCallBytes: b.outputCallBytes, outputCallLines: b.outputCallLines };
     if (entry.endsWith('.py')) {
-      return () => new Runner(pythonTransport({ python: this.opts.python, entry, env }), output, false);
+      const addressSpaceBytes = b.addressSpaceMb * 1024 * 1024;
+      return () => new Runner(pythonTransport({ python: this.opts.python, entry, env, addressSpaceBytes, maxLine: b.outputLineBytes }), output, false, undefined, limits);
     }
     return () => {
       log.debug({ event: 'plugin.runner_start' }, 'starting a plugin worker');
-      return new Runner(contextTransport({ entry, root: code, outerType, memoryMb: this.opts.memoryMb, env }), output, true);
+      return new Runner(contextTransport({ entry, root: code, outerType, memoryMb: this.opts.memoryMb, env, maxLine: b.outputLineBytes }), output, true, undefined, { ...limits, guard: this.guard });
     };
   }
 }

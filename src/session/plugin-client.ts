@@ -23,7 +23,7 @@ export interface SharedSessionState {
   readonly trace?: TraceSink | undefined;
 }
 
-export type Checked<T> = { ok: true; value: T; cookie: JsonObject | undefined; sessionCookie: JsonObject | undefined } | { ok: false; message: string };
+export type Checked<T> = { ok: true; value: T; cookie: JsonObject | undefined; sessionCookie: JsonObject | undefined } | { ok: false; message: string; code?: BastionError['code'] };
 
 export class PluginClient {
   private cookie: JsonObject = {};
@@ -129,7 +129,7 @@ export class PluginClient {
     };
     if (!outcome.ok) return fail(outcome.code, outcome.message);
     const checked = check(outcome.value);
-    if (!checked.ok) return fail('PLUGIN_BAD_RESULT', checked.message);
+    if (!checked.ok) return fail(checked.code ?? 'PLUGIN_BAD_RESULT', checked.message);
     this.keep(checked.cookie, checked.sessionCookie);
     this.traced(hook, args, outcome);
     const summary = describe(checked.value);

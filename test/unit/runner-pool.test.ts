@@ -15,7 +15,7 @@ function fake(opts: { answerMs?: number; ready?: boolean } = {}): Fake {
   const f: Fake = {
     killed: false,
     transport: {
-      send: () => void setTimeout(() => onMessage({ type: 'result', json: '{"verdict":"ACCEPT"}' }), opts.answerMs ?? 1),
+      send: (c) => void setTimeout(() => onMessage({ type: 'result', json: '{"verdict":"ACCEPT"}', nonce: c.nonce }), opts.answerMs ?? 1),
       kill: () => { f.killed = true; },
       onMessage: (fn) => {
         onMessage = fn;
