@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { after, describe, test } from 'node:test';
 import yaml from 'js-yaml';
 import { runSsh } from '../helpers/openssh.js';
-import { FIXTURES, ROOT } from '../helpers/paths.js';
+import { CLI, FIXTURES } from '../helpers/paths.js';
 import { freePort } from '../helpers/sshd.js';
 
 // Issue 15, plugin lifetime: a Python hook process stuck in a busy loop dies with Gatehouse. Gatehouse runs as
@@ -70,7 +70,7 @@ describe('plugin lifetime', () => {
         target_auth: { method: 'key' },
       }],
     }));
-    child = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'cli', 'main.js'), 'serve', '--config', join(dir, 'config.yaml')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    child = spawn(process.execPath, [CLI, 'serve', '--config', join(dir, 'config.yaml')], { stdio: ['ignore', 'pipe', 'inherit'] });
     const pid = child.pid!;
     const logs: string[] = [];
     createInterface({ input: child.stdout! }).on('line', (l) => logs.push(l));
