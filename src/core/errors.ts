@@ -10,6 +10,8 @@ export type ErrorCode =
   | 'CRYPTO_BINDING_MISSING'
   | 'SSH2_INTERNALS_CHANGED'
   | 'CONTROL_SOCKET_IN_USE'
+  | 'LISTEN_FAILED'
+  | 'STARTUP_FAILED'
   // plugins: loading
   | 'MANIFEST_INVALID'
   | 'PLUGIN_LOAD_FAILED'
