@@ -9,7 +9,7 @@ import { tuneProcess } from './process-tuning.js';
 import { LOW_FILE_LIMIT, openFileLimit, sessionsWithin } from './file-limit.js';
 import { PLUGIN_USAGE, pluginCommand } from './plugin-commands.js';
 import { checkConfig, probeListen } from './check.js';
-import { sessionsCommand, terminateCommand } from './control-commands.js';
+import { processTerminal, sessionsCommand, terminateCommand } from './session-commands.js';
 
 // Command line: `gatehouse serve --config FILE` runs the bastion; `gatehouse check --config FILE` validates
 // the configuration and loads every plugin; `gatehouse plugin check DIR` validates one plugin folder;
@@ -25,12 +25,16 @@ Usage:
                                            and show refused users the plugin's reason and error code
   gatehouse check [--config config.yaml]   validate the configuration and its plugins, then exit
 ${PLUGIN_USAGE}
-  gatehouse sessions [--config config.yaml] [--json]
-                                           list the sessions of the running Gatehouse
-  gatehouse terminate SESSION_ID [--config config.yaml]
-                                           end a session; its user reads why, session_ended runs
-  gatehouse terminate --gateway-user NAME [--config config.yaml]
-                                           end every session of that gateway user
+  gatehouse sessions [--config config.yaml] [--json] [--user NAME] [--target NAME] [--policy NAME]
+                    [--since WHEN] [--until WHEN]
+                                           list the live sessions of the running Gatehouse
+  gatehouse sessions --all [filters] [--reason REASON|live] [--json]
+                                           history from the connection database (also when stopped)
+  gatehouse sessions show SESSION_ID [--json]
+                                           one session's whole record
+  gatehouse terminate SESSION_ID | --user NAME | --gateway-user NAME | --all [--yes] [--config config.yaml]
+                                           end sessions (asks first on a terminal); their users read
+                                           why, session_ended runs
   gatehouse --version
 
 Signals (serve): SIGHUP reloads config.yaml and plugins (the old configuration keeps serving when the new
@@ -39,6 +43,9 @@ one is invalid); SIGTERM or SIGINT stop accepting logins, end every session and 
 async function main(argv: string[]): Promise<number> {
   const io = { out: (t: string) => process.stdout.write(t), err: (t: string) => process.stderr.write(t) };
   if (argv[0] === 'plugin') return pluginCommand(argv.slice(1), io);
+  // These have options of their own (filters, --yes) and parse their arguments themselves.
+  if (argv[0] === 'sessions') return sessionsCommand(argv.slice(1), io);
+  if (argv[0] === 'terminate') return terminateCommand(argv.slice(1), io, processTerminal());
   const { values, positionals } = parseArgs({
     args: argv,
     options: {
@@ -46,7 +53,6 @@ async function main(argv: string[]): Promise<number> {
       python: { type: 'string', default: '/usr/bin/python3' },
       version: { type: 'boolean' },
       json: { type: 'boolean' },
-      'gateway-user': { type: 'string' },
       dev: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -61,11 +67,6 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  if (command === 'sessions' && positionals.length === 1) return sessionsCommand(loadConfigFile(values.config!).controlSocket, Boolean(values.json), io);
-  if (command === 'terminate' && positionals.length === 1 && values['gateway-user']) {
-    return terminateCommand(loadConfigFile(values.config!).controlSocket, { gatewayUser: values['gateway-user'] }, io);
-  }
-  if (command === 'terminate' && positionals.length === 2 && !values['gateway-user']) return terminateCommand(loadConfigFile(values.config!).controlSocket, positionals[1]!, io);
   if (!command || (command !== 'serve' && command !== 'check')) {
     process.stdout.write(`${USAGE}\n`);
     return 2;
