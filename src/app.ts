@@ -8,6 +8,7 @@ import { ControlServer } from './control/control-server.js';
 import { DemoTarget } from './demo/demo-target.js';
 import { settleWithin } from './core/deadline.js';
 import { BastionError } from './core/errors.js';
+import { PluginCache } from './plugins/plugin-cache.js';
 import { buildRuntime, type Runtime } from './session/runtime.js';
 import { IdentityLogoutListener } from './identity/logout-listener.js';
 import { startLiveCode, type LiveCode } from './session/live-code.js';
@@ -59,9 +60,11 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       'ssh2 native crypto binding is not built: throughput will be about ten times lower. Fix: npm rebuild ssh2 (needs python3, make and g++)');
   }
   const ephemeral = mkdtempSync(join(tmpdir(), 'gatehouse-'));
+  // One set of loaded plugins for every snapshot: a reload loads only the plugins whose files changed.
+  const plugins = new PluginCache();
   let runtime: Runtime;
   try {
-    runtime = await buildRuntime(config, log, ephemeral, { dev: opts.dev === true });
+    runtime = await buildRuntime(config, log, ephemeral, { dev: opts.dev === true, plugins });
   } catch (err) {
     rmSync(ephemeral, { recursive: true, force: true });
     throw err;
@@ -112,7 +115,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     reload() {
       // One reload at a time, in order: a slow older one must not win over a newer one.
       const run = reloading.then(async () => {
-        const next = await buildRuntime(loadConfigFile(config.file), log, ephemeral, { dev: opts.dev === true });
+        const next = await buildRuntime(loadConfigFile(config.file), log, ephemeral, { dev: opts.dev === true, plugins });
         if (startOnly(next.config) !== startOnly(runtime.config)) {
           log.warn({ event: 'config.restart_needed' }, 'listen addresses, host keys, gc, the ssh settings for clients, the control socket, the demo target and identity_logout change only on restart');
         }

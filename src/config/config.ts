@@ -4,6 +4,7 @@ import { BastionError } from '../core/errors.js';
 import type { TargetSpec } from '../target/username.js';
 import { compileAllowRule, type AllowRule } from '../target/target-rules.js';
 import type { LogLevel } from '../log/logger.js';
+import { resolveSdk } from './sdk-schema.js';
 import { configSchema, GC_MODES, type ListenAddress, type RawConfig, type RawPolicy } from './schema.js';
 import { resolveIdentityLogout, type IdentityLogoutConfig } from './identity-logout.js';
 import { resolveSessions, type SessionsConfig } from './sessions-config.js';
@@ -117,6 +118,8 @@ export interface Config {
   /** The connection database and the session limits (config.yaml `sessions`). */
   readonly sessions: SessionsConfig;
   readonly policies: readonly Policy[];
+  /** config.yaml `sdk:` as handed to Python plugins (config/sdk-schema.ts); {} when absent. */
+  readonly sdk: Readonly<Record<string, unknown>>;
 }
 
 export function loadConfigFile(file: string): Config {
@@ -235,6 +238,7 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
     identityLogout: raw.identity_logout ? resolveIdentityLogout(raw.identity_logout, ['identity_logout'], abs, issues) : undefined,
     sessions: resolveSessions(raw.sessions),
     policies,
+    sdk: resolveSdk(raw.sdk, ['sdk'], abs, issues),
   };
 }
 

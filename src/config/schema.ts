@@ -1,6 +1,7 @@
 import { LOG_LEVELS } from '../log/logger.js';
 import { SUPPORTED } from '../ssh2x/internals.js';
 import { parseTarget, type TargetSpec } from '../target/username.js';
+import { sdkSchema } from './sdk-schema.js';
 import {
   array, boolean, booleanOr, number, object, oneOf, optional, parsed, record, section, string, type Check,
 } from './validator.js';
@@ -141,6 +142,7 @@ export const configSchema = object({
   })),
   identity_logout: optional(identityLogoutSchema(listen)),
   sessions: optional(sessionsSchema),
+  sdk: optional(sdkSchema),
   policies: array(policy, { min: 1 }),
 });
 

@@ -27,6 +27,8 @@ export interface PluginHostOptions {
   readonly memoryMb: number;
   /** Absolute path of the interpreter for Python plugins. */
   readonly python: string;
+  /** JSON for GATEHOUSE_SDK_HOST: config.yaml `sdk:`, read by the bundled safeguard.sessions.plugin. */
+  readonly sdkHost?: string;
   readonly log: Logger;
   /** Where the frozen copies of loaded plugins go (snapshot.ts); default: plugin-code beside ephemeralDir. */
   readonly snapshotsDir?: string;
@@ -99,6 +101,11 @@ export class PluginHost {
       this.loaded.set(name, p);
     }
     return p;
+  }
+
+  /** Loads the plugin as its folder is now, apart from what load() keeps; the caller closes it (plugin-cache.ts). */
+  loadFresh(name: string, type: PluginType): Promise<PluginHandle> {
+    return this.doLoad(name, type);
   }
 
   /** Stops warm runners; with `killBusy` also the hook calls under way (process shutdown). */
@@ -184,7 +191,9 @@ export class PluginHost {
     const limits = { outputLineBytes: b.outputLineBytes, outputCallBytes: b.outputCallBytes, outputCallLines: b.outputCallLines };
     if (entry.endsWith('.py')) {
       const addressSpaceBytes = b.addressSpaceMb * 1024 * 1024;
-      return () => new Runner(pythonTransport({ python: this.opts.python, entry, env, addressSpaceBytes, maxLine: b.outputLineBytes }), output, false, undefined, limits);
+      // Only Python plugins get the SDK's host context: the package that reads it is Python.
+      const pyEnv = { ...env, GATEHOUSE_SDK_HOST: this.opts.sdkHost ?? '{}' };
+      return () => new Runner(pythonTransport({ python: this.opts.python, entry, env: pyEnv, addressSpaceBytes, maxLine: b.outputLineBytes }), output, false, undefined, limits);
     }
     return () => {
       log.debug({ event: 'plugin.runner_start' }, 'starting a plugin worker');

@@ -21,10 +21,15 @@ export function pluginFiles(root: string): string[] {
   return found.sort();
 }
 
-/** A hash of the plugin's files (names and contents): equal hashes, same code. */
+/**
+ * A hash of the plugin's files (names and contents): equal hashes, same code. Its installed packages count by
+ * npm's record of them (node_modules/.package-lock.json, rewritten by every npm install), not file by file.
+ */
 export function pluginHash(root: string): string {
   const hash = createHash('sha256');
   for (const f of pluginFiles(root)) hash.update(f).update('\0').update(readFileSync(join(root, f))).update('\0');
+  const installed = join(root, 'node_modules', '.package-lock.json');
+  if (existsSync(installed)) hash.update('node_modules\0').update(readFileSync(installed));
   return hash.digest('hex').slice(0, 16);
 }
 

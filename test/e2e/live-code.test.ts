@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -80,6 +80,13 @@ describe('live code: plugins_dir is watched', () => {
     const second = await login();
     assert.equal(second.code, 0, second.stderr);
     assert.deepEqual(prompt(second), ['Token v2: ']);
+
+    // A change to the configuration alone reloads it, but not the plugin, whose files did not change.
+    const loads = () => gh.logs.filter((l) => l.event === 'plugin.loaded' && l['plugin'] === 'live').length;
+    assert.equal(loads(), 2);
+    writeFileSync(gh.configFile, `${readFileSync(gh.configFile, 'utf8')}# edited\n`);
+    await gh.waitFor('the reload after the config edit', () => events('config.reloaded').length === 2, 60_000);
+    assert.equal(loads(), 2, 'an unchanged plugin was loaded again');
 
     // Line 3 no longer parses.
     writeFileSync(main(), version('v3').replace("authenticate({ key_value_pairs }) {", 'authenticate({ key_value_pairs ) {'));

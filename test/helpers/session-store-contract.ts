@@ -174,6 +174,7 @@ export function sessionStoreContract(name: string, factory: StoreFactory): void 
         policy: 'default', server_username: 'root', target_server: 'db01', target_address: '10.1.0.1', target_port: 22, gateway_user: 'carol',
         gateway_groups: ['dba'], verdicts: [{ hook: 'authenticate', verdict: 'ACCEPT', ms: 3 }], additional_metadata: ['m=1'],
         end_reason: 'logout', end_code: null, bytes_to_target: 5, bytes_to_client: 6, recordings: ['/r/a.cast'],
+        identity: { issuer: 'https://idp.example', subject: 'carol', sid: 'idp-7' }, ended_by: 'logout_token jti=j-7',
         key_value_pairs: { otp: 'SECRET-KVP' }, password: 'SECRET-PW',
       };
       const denied = { ...old, session_id: 'old-2', end_reason: 'denied', bytes_to_target: 0, bytes_to_client: 0, gateway_user: null };
@@ -186,6 +187,8 @@ export function sessionStoreContract(name: string, factory: StoreFactory): void 
       assert.equal(got?.target_name, 'db01');
       assert.equal(got?.login_at, iso(T0));
       assert.deepEqual(got?.recordings, ['/r/a.cast']);
+      assert.deepEqual(got?.identity, { issuer: 'https://idp.example', subject: 'carol', sid: 'idp-7' });
+      assert.equal(got?.ended_by, 'logout_token jti=j-7');
       assert.deepEqual(got?.verdicts, [{ hook: 'authenticate', verdict: 'ACCEPT', at: iso(T0), ms: 3 }]);
       assert.ok(!JSON.stringify(got).includes('SECRET'));
       assert.equal((await store.get('old-2'))?.login_at, null);

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { BastionError } from '../../src/core/errors.js';
+import { PluginCache } from '../../src/plugins/plugin-cache.js';
 import { PluginHost } from '../../src/plugins/plugin-host.js';
 
 // Plugin files load as Node loads them: an ES-module main.js without package.json, CommonJS main.js and
@@ -93,6 +94,32 @@ describe('loading plugins as Node does', () => {
     // The first host's pool starts new runners from its frozen copy (warm_workers 0: every call needs one).
     assert.equal(await tagOf(first, 'edited'), 'v1');
     assert.equal(await tagOf(newHost(), 'edited'), 'v2');
+  });
+
+  test('the plugin cache reuses an unchanged plugin and loads an edited one beside it', async () => {
+    const cache = new PluginCache();
+    const opts = {
+      pluginsDir: join(dir, 'plugins'), stateDir: join(dir, 'data'), ephemeralDir: join(dir, 'run'),
+      warmWorkers: 0, maxActive: 2, memoryMb: 64, python: '/usr/bin/python3', log: pino({ level: 'silent' }),
+    };
+    plugin('cached', { MANIFEST: MANIFEST('cached'), 'main.js': `export class Plugin { authenticate() ${ACCEPT('c1')} }\n` });
+    const a = await cache.acquire(opts, 'cached', 'aa');
+    const b = await cache.acquire(opts, 'cached', 'aa');
+    assert.equal(a, b, 'an unchanged plugin is the same handle');
+    plugin('cached', { 'main.js': `export class Plugin { authenticate() ${ACCEPT('c2')} }\n` });
+    const c = await cache.acquire(opts, 'cached', 'aa');
+    assert.notEqual(c, a);
+    const tag = async (h: typeof a) => {
+      const r = await h.call('authenticate', '', { session_id: 's' }, 's', 10_000);
+      assert.ok(r.ok);
+      return (r.value as { tag: string }).tag;
+    };
+    assert.deepEqual([await tag(a), await tag(c)], ['c1', 'c2']);
+    cache.release(a);
+    cache.release(b);
+    // Released by every snapshot: its calls still work (sessions that started on it), each on a runner of its own.
+    assert.equal(await tag(a), 'c1');
+    cache.release(c, true);
   });
 
   test('syntax errors name the plugin file and the line, for ES modules and CommonJS', async () => {
