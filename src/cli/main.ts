@@ -8,6 +8,7 @@ import { GATEHOUSE_VERSION } from '../core/version.js';
 import { tuneProcess } from './process-tuning.js';
 import { LOW_FILE_LIMIT, openFileLimit, sessionsWithin } from './file-limit.js';
 import { PLUGIN_USAGE, pluginCommand } from './plugin-commands.js';
+import { checkConfig, probeListen } from './check.js';
 import { processTerminal, sessionsCommand, terminateCommand } from './session-commands.js';
 
 // Command line: `gatehouse serve --config FILE` runs the bastion; `gatehouse check --config FILE` validates
@@ -72,14 +73,16 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const config = loadConfigFile(values.config!);
-  const dev = command === 'serve' && values.dev === true;
-  const log = createLogger(config.logLevel, dev && process.stdout.isTTY ? prettyDestination() : undefined);
   if (command === 'check') {
-    const app = await createApp(config, log);
-    await app.stop(0);
-    process.stdout.write(`${config.file}: configuration and plugins are valid\n`);
-    return 0;
+    const report = await checkConfig(config);
+    (report.ok ? process.stdout : process.stderr).write(`${report.lines.map((l) => (report.ok ? l : `gatehouse: ${l}`)).join('\n')}\n`);
+    return report.ok ? 0 : 1;
   }
+  // The same listen checks as `check`, so that serve refuses with the same coded line, not a stack.
+  const unusable = await probeListen(config);
+  if (unusable.length > 0) throw new BastionError('LISTEN_FAILED', unusable.join('\n  '));
+  const dev = values.dev === true;
+  const log = createLogger(config.logLevel, dev && process.stdout.isTTY ? prettyDestination() : undefined);
 
   tuneProcess(config.gc);
   const app = await createApp(config, log, { dev });
@@ -124,8 +127,17 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (err: unknown) => {
+    // Start-up failures are one coded line, never a stack (GATEHOUSE_DEBUG=1 adds it for a bug report).
     if (err instanceof BastionError) process.stderr.write(`gatehouse: ${err.code}: ${err.message}\n`);
-    else process.stderr.write(`gatehouse: ${(err as Error).stack ?? String(err)}\n`);
+    else process.stderr.write(`gatehouse: STARTUP_FAILED: ${oneLine(err)}\n`);
+    if (process.env['GATEHOUSE_DEBUG'] === '1') process.stderr.write(`${(err as Error).stack ?? ''}\n`);
     process.exitCode = 1;
   },
 );
+
+function oneLine(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const text = e instanceof Error ? `${e.code ? `${e.code}: ` : ''}${e.message}` : String(err);
+  const line = text.replace(/\s*\n\s*/g, ' ');
+  return line.length > 500 ? `${line.slice(0, 500)}...` : line;
+}

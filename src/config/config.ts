@@ -82,7 +82,19 @@ export interface Config {
     readonly shutdownMs: number;
   };
   readonly limits: { readonly needinfoRounds: number; readonly targetPasswordTries: number; readonly maxUnauthenticated: number };
-  readonly pluginPool: { readonly warmWorkers: number; readonly maxActive: number; readonly memoryMb: number };
+  readonly pluginPool: {
+    readonly warmWorkers: number;
+    readonly maxActive: number;
+    readonly memoryMb: number;
+    /** The plugin bounds (plugins/bounds.ts), from plugin_pool. */
+    readonly sessionEndedWaitMs: number;
+    readonly addressSpaceMb: number;
+    readonly jsExternalMb: number;
+    readonly outputLineBytes: number;
+    readonly outputCallBytes: number;
+    readonly outputCallLines: number;
+    readonly promptBytes: number;
+  };
   /** Interpreter for Python plugins (absolute path, as a pyenv shim on PATH costs 5x per call). */
   readonly python: string;
   readonly ssh: {
@@ -127,7 +139,7 @@ export function parseConfig(text: string, path: string): Config {
     doc = parseYaml(text, path);
   } catch (err) {
     if (err instanceof YamlSyntaxError) {
-      throw new BastionError('CONFIG_INVALID', `${path}:${err.line ?? '?'}: YAML syntax error: ${err.message}`);
+      throw new BastionError('CONFIG_INVALID', `${path}:${err.line ?? 1}: YAML syntax error: ${err.message}`);
     }
     throw err;
   }
@@ -138,11 +150,17 @@ export function parseConfig(text: string, path: string): Config {
   return deepFreeze(cfg);
 }
 
+/** Longest message of one issue; a longer one (a value echoed whole by some check) is cut. */
+const ISSUE_MAX = 400;
+
 function configError(path: string, doc: ParsedYaml, issues: Issue[]): BastionError {
   const lines = issues.map((i) => {
-    const line = doc.lineOf(i.path);
-    const key = i.path.length > 0 ? i.path.join('.') : '(top level)';
-    return `${path}${line ? `:${line}` : ''}: ${key}: ${i.message}`;
+    // An empty file has no node at all: its errors are on line 1.
+    const line = doc.lineOf(i.path) ?? 1;
+    const path0 = i.path.length > 0 ? i.path.join('.') : '(top level)';
+    const key = path0.length > 200 ? `${path0.slice(0, 200)}...` : path0;
+    const message = i.message.length > ISSUE_MAX ? `${i.message.slice(0, ISSUE_MAX)}...` : i.message;
+    return `${path}:${line}: ${key}: ${message}`;
   });
   return new BastionError('CONFIG_INVALID', `invalid configuration:\n  ${lines.join('\n  ')}`);
 }
@@ -155,6 +173,14 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
   const t = raw.timeouts;
   const names = new Set<string>();
   const policies: Policy[] = [];
+  // sun_path holds 108 bytes on Linux, with the terminating NUL: checked here so that check and serve agree.
+  const controlSocket = raw.control_socket ? abs(raw.control_socket) : join(abs(raw.state_dir!), 'control.sock');
+  if (Buffer.byteLength(controlSocket) > 107) {
+    issues.push({
+      path: [raw.control_socket ? 'control_socket' : 'state_dir'],
+      message: `the control socket ${controlSocket.slice(0, 120)}${controlSocket.length > 120 ? '...' : ''} is longer than the 107 bytes a Unix socket path takes: set control_socket to a shorter path`,
+    });
+  }
   raw.policies.forEach((p, i) => {
     const policy = resolvePolicy(p, ['policies', i], abs, keysDir, issues);
     if (names.has(p.name)) issues.push({ path: ['policies', i, 'name'], message: `duplicate policy name "${p.name}"` });
@@ -167,7 +193,7 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
     keysDir,
     pluginsDir: abs(raw.plugins_dir!),
     stateDir: abs(raw.state_dir!),
-    controlSocket: raw.control_socket ? abs(raw.control_socket) : join(abs(raw.state_dir!), 'control.sock'),
+    controlSocket,
     recordingsDir: raw.recordings_dir ? abs(raw.recordings_dir) : join(abs(raw.state_dir!), 'recordings'),
     logLevel: raw.log_level!,
     watch: raw.watch!,
@@ -187,6 +213,13 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
       warmWorkers: raw.plugin_pool.warm_workers!,
       maxActive: raw.plugin_pool.max_active!,
       memoryMb: raw.plugin_pool.memory_mb!,
+      sessionEndedWaitMs: raw.plugin_pool.session_ended_wait! * 1000,
+      addressSpaceMb: raw.plugin_pool.address_space_mb!,
+      jsExternalMb: raw.plugin_pool.js_external_mb!,
+      outputLineBytes: raw.plugin_pool.output_line_bytes!,
+      outputCallBytes: raw.plugin_pool.output_call_bytes!,
+      outputCallLines: raw.plugin_pool.output_call_lines!,
+      promptBytes: raw.plugin_pool.prompt_bytes!,
     },
     python: raw.python!,
     ssh: {

@@ -10,17 +10,27 @@ import type { ControlReply, ControlRequest, SessionSummary } from './control-pro
 // The administrators' way in to a running Gatehouse: a Unix socket (mode 0600, so only the account Gatehouse
 // runs as, and root, can use it) answering one JSON request per connection: list the sessions, or end one.
 // `gatehouse sessions` and `gatehouse terminate` are its clients.
+// Many clients are served at once, each within a deadline counted from accept (not from its last byte, so a
+// trickling client cannot stretch it). Connections that have not sent a request yet are capped; at the cap
+// the oldest of them is dropped to make room, so idle connections can never lock the admin CLI out.
 
 const MAX_REQUEST = 4096;
 const REQUEST_DEADLINE_MS = 5_000;
-const MAX_CONNECTIONS = 16;
+const MAX_PENDING = 64;
 /** sun_path is 108 bytes on Linux, with the terminating NUL. */
 const MAX_SOCKET_PATH = 107;
 
 export class ControlServer {
   private server: Server | undefined;
+  /** Connections still waiting for their request, oldest first (a Set keeps insertion order). */
+  private readonly pending = new Set<Socket>();
 
-  constructor(private readonly path: string, private readonly registry: SessionRegistry, private readonly log: Logger) {}
+  constructor(
+    private readonly path: string,
+    private readonly registry: SessionRegistry,
+    private readonly log: Logger,
+    private readonly limits: { deadlineMs: number; maxPending: number } = { deadlineMs: REQUEST_DEADLINE_MS, maxPending: MAX_PENDING },
+  ) {}
 
   async listen(): Promise<void> {
     if (Buffer.byteLength(this.path) > MAX_SOCKET_PATH) {
@@ -35,7 +45,6 @@ export class ControlServer {
     }
     await this.clearStale();
     const server = createServer((sock) => this.serve(sock));
-    server.maxConnections = MAX_CONNECTIONS;
     // The socket file must never exist with looser permissions, not even between bind and chmod.
     const umask = process.umask(0o177);
     try {
@@ -85,13 +94,25 @@ export class ControlServer {
   }
 
   private serve(sock: Socket): void {
+    if (this.pending.size >= this.limits.maxPending) {
+      const oldest = this.pending.values().next().value as Socket;
+      this.pending.delete(oldest);
+      oldest.destroy();
+      this.log.warn({ event: 'control.evicted', pending: this.limits.maxPending }, 'control socket: too many idle connections, dropped the oldest');
+    }
+    this.pending.add(sock);
     let text = '';
+    const deadline = setTimeout(() => sock.destroy(), this.limits.deadlineMs);
+    sock.once('close', () => {
+      clearTimeout(deadline);
+      this.pending.delete(sock);
+    });
     const reply = (r: ControlReply): void => {
+      this.pending.delete(sock);
       sock.removeAllListeners('data');
       sock.end(`${JSON.stringify(r)}\n`);
     };
     sock.setEncoding('utf8');
-    sock.setTimeout(REQUEST_DEADLINE_MS, () => sock.destroy());
     sock.on('error', () => undefined);
     sock.on('data', (d: string) => {
       text += d;

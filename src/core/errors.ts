@@ -10,6 +10,8 @@ export type ErrorCode =
   | 'CRYPTO_BINDING_MISSING'
   | 'SSH2_INTERNALS_CHANGED'
   | 'CONTROL_SOCKET_IN_USE'
+  | 'LISTEN_FAILED'
+  | 'STARTUP_FAILED'
   // plugins: loading
   | 'MANIFEST_INVALID'
   | 'PLUGIN_LOAD_FAILED'
@@ -19,6 +21,9 @@ export type ErrorCode =
   | 'PLUGIN_CRASHED'
   | 'PLUGIN_BAD_RESULT'
   | 'PLUGIN_HOOK_MISSING'
+  | 'PLUGIN_MEMORY_LIMIT'
+  | 'PLUGIN_OUTPUT_LIMIT'
+  | 'PLUGIN_PROMPT_TOO_LARGE'
   // login
   | 'USERNAME_INVALID'
   | 'NO_TARGET'
@@ -58,6 +63,9 @@ const DEFAULT_USER_MESSAGE: Partial<Record<ErrorCode, string>> = {
   PLUGIN_CRASHED: 'Access denied: the authentication service failed.',
   PLUGIN_BAD_RESULT: 'Access denied: the authentication service failed.',
   PLUGIN_HOOK_MISSING: 'Access denied: the authentication service failed.',
+  PLUGIN_MEMORY_LIMIT: 'Access denied: the authentication service failed.',
+  PLUGIN_OUTPUT_LIMIT: 'Access denied: the authentication service failed.',
+  PLUGIN_PROMPT_TOO_LARGE: 'Access denied: the authentication service failed.',
   DENIED_BY_PLUGIN: 'Access denied.',
   NOT_AUTHENTICATED: 'Access denied.',
   NEEDINFO_LIMIT: 'Access denied: too many questions.',
