@@ -70,7 +70,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   const registry = new SessionRegistry();
   const store = opts.store ?? new JsonlSessionStore(join(config.stateDir, 'sessions.jsonl'));
   const server = new SshServer({ runtime: () => runtime, log, store, registry });
-  const control = new ControlServer(config.controlSocket, registry, log);
+  const control = new ControlServer(config.controlSocket, registry, log, server.penalties);
   const identity = config.identityLogout ? new IdentityLogoutListener(config.identityLogout, registry, log) : undefined;
   let identityAddress: AddressInfo | undefined;
   const addresses: AddressInfo[] = [];

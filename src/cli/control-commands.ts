@@ -1,6 +1,7 @@
-import { controlRequest, type ControlReply, type ControlRequest, type SessionSummary } from '../control/control-protocol.js';
+import { controlRequest, type ControlReply, type ControlRequest, type PenaltySummary, type SessionSummary } from '../control/control-protocol.js';
 
-// `gatehouse sessions` and `gatehouse terminate ID` (or `--gateway-user NAME`): clients of a running Gatehouse's control socket.
+// `gatehouse sessions`, `gatehouse terminate ID` (or `--gateway-user NAME`) and `gatehouse penalties
+// [--clear ADDR|all]`: clients of a running Gatehouse's control socket.
 
 interface Output {
   readonly out: (text: string) => void;
@@ -55,5 +56,34 @@ export async function terminateCommand(socket: string, target: string | { gatewa
     return 1;
   }
   for (const s of reply.sessions) io.out(`terminated ${s.session_id} (${s.server_user ?? '?'}@${s.target ?? '-'} from ${s.client})\n`);
+  return 0;
+}
+
+function penaltyTable(list: readonly PenaltySummary[]): string {
+  const rows = [
+    ['SOURCE', 'REFUSED', 'LEFT', 'UNTIL', 'EVENTS', 'LAST'],
+    ...list.map((p) => [p.source, p.active ? 'yes' : 'no', seconds(p.seconds_left), p.until.replace(/\.\d+Z$/, 'Z'), String(p.events), p.last_kind]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+}
+
+/** Lists the penalised sources, or clears the penalty of `clear` ("all": every one). */
+export async function penaltiesCommand(socket: string, opts: { json: boolean; clear?: string | undefined }, io: Output): Promise<number> {
+  const req: ControlRequest = opts.clear === undefined ? { command: 'penalties' }
+    : { command: 'penalties_clear', ...(opts.clear === 'all' ? {} : { source: opts.clear }) };
+  const reply = await ask(socket, req, io);
+  if (!reply) return 1;
+  if (!reply.ok) {
+    io.err(`gatehouse: ${reply.error}\n`);
+    return 1;
+  }
+  if (opts.clear !== undefined) {
+    const cleared = reply.cleared ?? [];
+    io.out(cleared.length === 0 ? `no penalty for ${opts.clear}\n` : `cleared ${cleared.join(', ')}\n`);
+    return 0;
+  }
+  const list = reply.penalties ?? [];
+  io.out(opts.json ? `${JSON.stringify(list, null, 2)}\n` : `${list.length === 0 ? 'no penalties' : penaltyTable(list)}\n`);
   return 0;
 }

@@ -8,7 +8,7 @@ import { GATEHOUSE_VERSION } from '../core/version.js';
 import { tuneProcess } from './process-tuning.js';
 import { LOW_FILE_LIMIT, openFileLimit, sessionsWithin } from './file-limit.js';
 import { PLUGIN_USAGE, pluginCommand } from './plugin-commands.js';
-import { sessionsCommand, terminateCommand } from './control-commands.js';
+import { penaltiesCommand, sessionsCommand, terminateCommand } from './control-commands.js';
 
 // Command line: `gatehouse serve --config FILE` runs the bastion; `gatehouse check --config FILE` validates
 // the configuration and loads every plugin; `gatehouse plugin check DIR` validates one plugin folder;
@@ -30,6 +30,8 @@ ${PLUGIN_USAGE}
                                            end a session; its user reads why, session_ended runs
   gatehouse terminate --gateway-user NAME [--config config.yaml]
                                            end every session of that gateway user
+  gatehouse penalties [--clear ADDRESS|all] [--config config.yaml] [--json]
+                                           list the sources refused for misbehaving, or clear them
   gatehouse --version
 
 Signals (serve): SIGHUP reloads config.yaml and plugins (the old configuration keeps serving when the new
@@ -47,6 +49,7 @@ async function main(argv: string[]): Promise<number> {
       json: { type: 'boolean' },
       'gateway-user': { type: 'string' },
       dev: { type: 'boolean' },
+      clear: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -61,6 +64,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'sessions' && positionals.length === 1) return sessionsCommand(loadConfigFile(values.config!).controlSocket, Boolean(values.json), io);
+  if (command === 'penalties' && positionals.length === 1) {
+    return penaltiesCommand(loadConfigFile(values.config!).controlSocket, { json: Boolean(values.json), clear: values.clear }, io);
+  }
   if (command === 'terminate' && positionals.length === 1 && values['gateway-user']) {
     return terminateCommand(loadConfigFile(values.config!).controlSocket, { gatewayUser: values['gateway-user'] }, io);
   }

@@ -3,6 +3,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { BastionError } from '../core/errors.js';
 import type { TargetSpec } from '../target/username.js';
 import { compileAllowRule, type AllowRule } from '../target/target-rules.js';
+import { resolveAdmission, resolvePenalties, type AdmissionSettings, type PenaltyConfig } from './abuse-limits.js';
 import type { LogLevel } from '../log/logger.js';
 import { configSchema, GC_MODES, type ListenAddress, type RawConfig, type RawPolicy } from './schema.js';
 import { resolveIdentityLogout, type IdentityLogoutConfig } from './identity-logout.js';
@@ -77,7 +78,10 @@ export interface Config {
     readonly targetConnectMs: number;
     readonly shutdownMs: number;
   };
-  readonly limits: { readonly needinfoRounds: number; readonly targetPasswordTries: number; readonly maxUnauthenticated: number };
+  readonly limits: { readonly needinfoRounds: number; readonly targetPasswordTries: number };
+  /** Admission at TCP accept and the cap on failed answers (config/abuse-limits.ts). */
+  readonly admission: AdmissionSettings;
+  readonly penalties: PenaltyConfig;
   readonly pluginPool: { readonly warmWorkers: number; readonly maxActive: number; readonly memoryMb: number };
   /** Interpreter for Python plugins (absolute path, as a pyenv shim on PATH costs 5x per call). */
   readonly python: string;
@@ -173,8 +177,9 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
     limits: {
       needinfoRounds: raw.limits.needinfo_rounds!,
       targetPasswordTries: raw.limits.target_password_tries!,
-      maxUnauthenticated: raw.limits.max_unauthenticated!,
     },
+    admission: resolveAdmission(raw.limits, issues),
+    penalties: resolvePenalties(raw.penalties, issues),
     pluginPool: {
       warmWorkers: raw.plugin_pool.warm_workers!,
       maxActive: raw.plugin_pool.max_active!,

@@ -28,6 +28,7 @@ export type ErrorCode =
   | 'USERMAP_DENIED'
   | 'NEEDINFO_LIMIT'
   | 'LOGIN_TIMEOUT'
+  | 'TOO_MANY_AUTH_FAILURES'
   | 'CLIENT_GONE'
   // session
   | 'CLIENT_TIMEOUT'
