@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'CRYPTO_BINDING_MISSING'
   | 'SSH2_INTERNALS_CHANGED'
   | 'CONTROL_SOCKET_IN_USE'
+  | 'SSH2_INTERNALS_CHANGED'
   // plugins: loading
   | 'MANIFEST_INVALID'
   | 'PLUGIN_LOAD_FAILED'
@@ -44,6 +45,7 @@ export type ErrorCode =
   | 'TARGET_AUTH_FAILED'
   | 'TARGET_CREDENTIALS_MISSING'
   | 'TARGET_TIMEOUT'
+  | 'TARGET_CLOSED'
   // lifecycle
   | 'SHUTDOWN'
   // anything not foreseen (a bug, or the system out of a resource such as file descriptors)

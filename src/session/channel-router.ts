@@ -46,7 +46,9 @@ function watchTarget(s: Session, upstream: SshClient, name: string, countMax: nu
   onAliveTimeout(upstream, () => void s.close('target_closed', new BastionError('TARGET_TIMEOUT',
     `target answered none of ${countMax} alive checks ${intervalMs} ms apart`,
     { userMessage: `The server ${name} stopped answering.` })));
-  // Let open channels deliver their last output and exit status before the client connection goes.
-  upstream.once('close', () => void s.channelsDone(5_000).then(() => s.close('target_closed')));
+  // Let open channels deliver their last output and exit status before the client connection goes; the
+  // user reads why it went (OpenSSH's client says "Connection to NAME closed by remote host." for its own).
+  upstream.once('close', () => void s.channelsDone(5_000).then(() => s.close('target_closed', new BastionError('TARGET_CLOSED',
+    `target ${name} closed the connection`, { userMessage: `The server ${name} closed the connection.` }))));
 }
 

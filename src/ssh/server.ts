@@ -14,6 +14,7 @@ import { disconnectWith, NO_MORE_AUTH_METHODS, socketOf, tuneConnection } from '
 import { Admission, type Ticket } from './admission.js';
 import { AuthAdapter } from './auth-adapter.js';
 import { Penalties } from './penalties.js';
+import { patchConnection } from '../ssh2x/ssh2-patches.js';
 
 // The SSH front door: a TCP listener per listen address whose connections pass admission (admission.ts:
 // penalties, MaxStartups, per-source limits, a deadline from accept) before they are handed to ssh2. Each
@@ -105,14 +106,23 @@ export class SshServer {
     const rt = this.deps.runtime();
     const cfg = rt.config;
     // First thing: ssh2 emits 'error' for bad packets and resets, and an unhandled one would end the process.
-    conn.on('error', (err: Error) => log.debug({ event: 'client.error', ip: info.ip, err: err.message }, 'client connection error'));
+    conn.on('error', (err: Error & { level?: string }) => {
+      // A failed key exchange (no common cipher, a bad packet) is what an administrator looks for when a client
+      // cannot connect; other client errors (resets) are routine.
+      if (err.level === 'handshake') {
+        log.info({ event: 'client.handshake_failed', ip: info.ip, port: info.port, client: info.header.versions.software, reason: err.message }, 'SSH handshake failed');
+      } else {
+        log.debug({ event: 'client.error', ip: info.ip, err: err.message }, 'client connection error');
+      }
+    });
     if (!this.internalsChecked) {
       this.internalsChecked = true;
       if (!connectionInternalsPresent(conn)) {
         log.error({ event: 'ssh2.internals_missing', code: 'SSH2_INTERNALS_CHANGED' },
-          'this ssh2 connection lacks the private fields Gatehouse uses: banners, disconnect messages and agent forwarding will not work; install the ssh2 version package.json pins');
+          'this ssh2 connection lacks the private fields Gatehouse uses: banners, disconnect messages, agent forwarding and repeated service requests will not work; install the ssh2 version package.json pins');
       }
     }
+    const peer = patchConnection(conn);
     tuneConnection(conn);
     const sock = socketOf(conn);
     const ticket = sock && this.tickets.get(sock);
@@ -149,7 +159,9 @@ export class SshServer {
     conn.on('authentication', (ctx) => auth.handle(ctx));
     conn.once('close', () => {
       if (s.phase === 'login') this.penalties.record(info.ip, 'noauth');
-      void s.close(s.phase === 'active' ? 'logout' : 'client_gone');
+      // A logout is a client that said goodbye (OpenSSH's does on every normal exit); one that just went
+      // (killed, network lost) is client_gone.
+      void s.close(s.phase === 'active' && peer.saidGoodbye() ? 'logout' : 'client_gone');
     });
   }
 }
