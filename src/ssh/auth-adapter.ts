@@ -70,9 +70,11 @@ export class AuthAdapter implements Prompter {
       return;
     }
     if (ctx.method !== 'keyboard-interactive' && ctx.method !== 'password') {
-      // "none" asks which methods there are; any other method is a failed attempt (a key Gatehouse does not take).
+      // "none" asks which methods there are; any other method is a failed attempt (a key Gatehouse does not
+      // take), counted as sshd counts it but answered at once: clients such as paramiko try every key they have
+      // before the password, and there is no secret to guess here.
       if (ctx.method === 'none') return void ctx.reject(METHODS);
-      void this.failed(`${ctx.method} authentication is not accepted`).then(() => ctx.reject(METHODS), (err: BastionError) => this.fail(err));
+      void this.failed(`${ctx.method} authentication is not accepted`, false).then(() => ctx.reject(METHODS), (err: BastionError) => this.fail(err));
       return;
     }
     this.session.log.debug({ event: 'auth.request', method: ctx.method }, 'authentication request');
@@ -98,14 +100,14 @@ export class AuthAdapter implements Prompter {
    * Counts a failed attempt and waits the failure delay (longer with each failure); rejects with
    * TOO_MANY_AUTH_FAILURES when the connection has used up its tries.
    */
-  async failed(why: string): Promise<void> {
+  async failed(why: string, wait = true): Promise<void> {
     this.failures++;
     this.session.log.info({ event: 'auth.failure', failures: this.failures, max: this.limits.maxAuthTries, why }, 'failed authentication attempt');
     if (this.failures >= this.limits.maxAuthTries) {
       throw new BastionError('TOO_MANY_AUTH_FAILURES', `${this.failures} failed attempts (limits.max_auth_tries ${this.limits.maxAuthTries})`,
         { userMessage: 'Too many authentication failures' });
     }
-    await delay(this.limits.failureDelayMs * this.failures);
+    if (wait) await delay(this.limits.failureDelayMs * this.failures);
   }
 
   private fail(error: BastionError): void {
