@@ -4,6 +4,7 @@ import { BastionError } from '../core/errors.js';
 import type { TargetSpec } from '../target/username.js';
 import { compileAllowRule, type AllowRule } from '../target/target-rules.js';
 import { resolveAdmission, resolvePenalties, type AdmissionSettings, type PenaltyConfig } from './abuse-limits.js';
+import { type ChannelPolicy } from './channel-policy.js';
 import type { LogLevel } from '../log/logger.js';
 import { configSchema, GC_MODES, type ListenAddress, type RawConfig, type RawPolicy } from './schema.js';
 import { resolveIdentityLogout, type IdentityLogoutConfig } from './identity-logout.js';
@@ -55,6 +56,8 @@ export interface Policy {
   readonly idleTimeoutMs: number;
   /** Whether terminal sessions (those with a pty) are recorded as asciicast files in recordings_dir. */
   readonly recordSessions: boolean;
+  /** What session channels may do (config/channel-policy.ts); everything when the policy says nothing. */
+  readonly channels: ChannelPolicy;
 }
 
 export interface Config {
@@ -268,6 +271,7 @@ function resolvePolicy(
     x11Forwarding: p.allow_x11_forwarding!,
     idleTimeoutMs: p.idle_timeout! * 1000,
     recordSessions: p.record_sessions!,
+    channels: p.channels!,
   };
 }
 

@@ -1,4 +1,5 @@
 import { limitsSchema, penaltiesSchema } from './abuse-limits.js';
+import { ALLOW_ALL, channelsCheck } from './channel-policy.js';
 import { LOG_LEVELS } from '../log/logger.js';
 import { SUPPORTED } from '../ssh2x/internals.js';
 import { parseTarget, type TargetSpec } from '../target/username.js';
@@ -87,6 +88,7 @@ const policy = object({
   allow_x11_forwarding: optional(boolean(), false),
   idle_timeout: optional(number({ min: 0, max: 30 * 86400 }), 0),
   record_sessions: optional(boolean(), false),
+  channels: optional(channelsCheck, ALLOW_ALL),
 });
 
 export const configSchema = object({
