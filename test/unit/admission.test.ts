@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { parseConfig } from '../../src/config/config.js';
@@ -77,6 +79,59 @@ describe('MaxStartups early drop', () => {
       assert.equal(a.inProgress, 2);
     } finally {
       for (const p of pairs) { p.sock.destroy(); p.close(); }
+    }
+  });
+});
+
+/** Accepted sockets of connections from `from` (loopback addresses other than 127.0.0.1 work on Linux). */
+async function acceptedFrom(froms: string[]): Promise<{ socks: Socket[]; close(): void }> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  const clients: Socket[] = [];
+  const socks: Socket[] = [];
+  for (const localAddress of froms) {
+    const accepted = once(server, 'connection');
+    const c = connect({ port, host: '127.0.0.1', localAddress });
+    c.on('error', () => undefined);
+    clients.push(c);
+    socks.push(((await accepted) as [Socket])[0]);
+  }
+  return { socks, close: () => { for (const x of [...clients, ...socks]) x.destroy(); server.close(); } };
+}
+
+describe('per-network limit and the deadline from accept', () => {
+  test('a network block is counted across its addresses; another block is not affected', async () => {
+    const { log, lines } = capture();
+    const a = new Admission(() => ({ start: 100, rate: 30, full: 200, perSource: 10, perNetwork: 2, v4Prefix: 24, v6Prefix: 64, graceMs: 60_000 }), new Penalties(() => SETTINGS, log), log);
+    const c = await acceptedFrom(['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.1.5']);
+    try {
+      assert.ok(a.admit(c.socks[0]!));
+      assert.ok(a.admit(c.socks[1]!));
+      assert.equal(a.admit(c.socks[2]!), undefined);
+      assert.ok(a.admit(c.socks[3]!));
+      const drop = lines.find((l) => l.event === 'connection.dropped');
+      assert.equal(drop?.rule, 'per_network');
+      assert.equal(drop?.network, '127.0.0.0/24');
+    } finally {
+      c.close();
+    }
+  });
+
+  test('a connection that never gets further is closed at the grace time, logged, and penalised', async () => {
+    const { log, lines } = capture();
+    const penalties = new Penalties(() => ({ ...SETTINGS, minMs: 1 }), log);
+    const a = new Admission(() => ({ start: 100, rate: 30, full: 200, perSource: 10, perNetwork: 10, v4Prefix: 24, v6Prefix: 64, graceMs: 200 }), penalties, log);
+    const c = await acceptedFrom(['127.0.0.6']);
+    try {
+      assert.ok(a.admit(c.socks[0]!));
+      await once(c.socks[0]!, 'close');
+      assert.equal(a.inProgress, 0);
+      assert.equal(lines.find((l) => l.event === 'connection.timeout')?.ip, '127.0.0.6');
+      assert.equal(penalties.check('127.0.0.6')?.lastKind, 'grace_exceeded');
+    } finally {
+      c.close();
     }
   });
 });
