@@ -45,6 +45,7 @@ export class AuthAdapter implements Prompter {
   private pending: PendingQuestion | undefined;
   private outcome: { ok: true; grant: LoginGrant } | { ok: false; error: BastionError } | undefined;
   private failures = 0;
+  private refusing = false;
 
   constructor(
     private readonly session: Session,
@@ -174,8 +175,6 @@ export class AuthAdapter implements Prompter {
       });
     }
   }
-
-  private refusing = false;
 
   private refuse(error: BastionError): void {
     const s = this.session;

@@ -11,10 +11,10 @@ import { defaultInboundCiphers } from '../ssh2x/algorithms.js';
 import { onAliveTimeout } from '../ssh2x/connection-end.js';
 import { connectionInternalsPresent } from '../ssh2x/internals.js';
 import { disconnectWith, NO_MORE_AUTH_METHODS, socketOf, tuneConnection } from '../ssh2x/protocol-extras.js';
+import { patchConnection } from '../ssh2x/ssh2-patches.js';
 import { Admission, type Ticket } from './admission.js';
 import { AuthAdapter } from './auth-adapter.js';
 import { Penalties } from './penalties.js';
-import { patchConnection } from '../ssh2x/ssh2-patches.js';
 
 // The SSH front door: a TCP listener per listen address whose connections pass admission (admission.ts:
 // penalties, MaxStartups, per-source limits, a deadline from accept) before they are handed to ssh2. Each
