@@ -15,7 +15,7 @@ import { SessionRegistry } from './session/registry.js';
 import { SshServer } from './ssh/server.js';
 import { checkSsh2Internals } from './ssh2x/internals.js';
 import { cryptoBindingAvailable } from './ssh2x/protocol-extras.js';
-import { JsonlSessionStore, type SessionStore } from './store/session-store.js';
+import { openConnectionDb, type ConnectionDb } from './store/connection-db.js';
 
 // The composition root: builds the runtime snapshot, the session store and registry, the SSH server, the
 // control socket, the idle sweep and the demo target, and owns start, reload and a deadline-bound stop.
@@ -47,7 +47,6 @@ function startOnly(config: Config): string {
 }
 
 export interface AppOptions {
-  readonly store?: SessionStore;
   /** `gatehouse serve --dev`: watch plugins and config whatever config.yaml says, trace every hook call, and
    * show refused users the plugin's reason and the error code. */
   readonly dev?: boolean;
@@ -68,8 +67,16 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     throw err;
   }
   const registry = new SessionRegistry();
-  const store = opts.store ?? new JsonlSessionStore(join(config.stateDir, 'sessions.jsonl'));
-  const server = new SshServer({ runtime: () => runtime, log, store, registry });
+  // Opened in start(), once the control socket has shown that no other Gatehouse uses this state_dir (its crash
+  // recovery would otherwise close that one's live sessions).
+  let db: ConnectionDb | undefined;
+  const server = new SshServer({
+    runtime: () => runtime, log, registry,
+    db: () => {
+      if (!db) throw new Error('connection database not open');
+      return db;
+    },
+  });
   const control = new ControlServer(config.controlSocket, registry, log, server.penalties);
   const identity = config.identityLogout ? new IdentityLogoutListener(config.identityLogout, registry, log) : undefined;
   let identityAddress: AddressInfo | undefined;
@@ -97,6 +104,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
         demoAddress = await demo.listen(config.demoTarget.listen);
       }
       await control.listen();
+      db = await openConnectionDb(config.stateDir, () => runtime.config.sessions, log);
       identityAddress = await identity?.listen();
       addresses.push(...(await server.listen(config.listen)));
       if (opts.dev || config.watch) live = startLiveCode({ config: () => runtime.config, reload: () => app.reload(), log });
@@ -127,6 +135,9 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       const drained = await settleWithin(drain.then(() => true), deadlineMs, false);
       if (!drained) log.error({ event: 'shutdown.deadline', left: registry.size }, 'shutdown deadline passed with sessions still closing');
       await demo?.close();
+      // After the drain: every closed session's last write is queued, and close() commits it.
+      await db?.close().catch((err: unknown) => log.error({ event: 'store.error', err: (err as Error).message }, 'closing the connection database failed'));
+      db = undefined;
       await runtime.shutdown();
       rmSync(ephemeral, { recursive: true, force: true });
       log.info({ event: 'shutdown.done', drained }, 'stopped');

@@ -8,11 +8,13 @@ import { GATEHOUSE_VERSION } from '../core/version.js';
 import { tuneProcess } from './process-tuning.js';
 import { LOW_FILE_LIMIT, openFileLimit, sessionsWithin } from './file-limit.js';
 import { PLUGIN_USAGE, pluginCommand } from './plugin-commands.js';
-import { penaltiesCommand, sessionsCommand, terminateCommand } from './control-commands.js';
+import { processTerminal, sessionsCommand, terminateCommand } from './session-commands.js';
+import { penaltiesCommand } from './penalties-command.js';
 
 // Command line: `gatehouse serve --config FILE` runs the bastion; `gatehouse check --config FILE` validates
 // the configuration and loads every plugin; `gatehouse plugin check DIR` validates one plugin folder;
-// `gatehouse sessions` and `gatehouse terminate ID` talk to a running one through its control socket.
+// `gatehouse sessions`, `gatehouse terminate ID` and `gatehouse penalties` talk to a running one through its
+// control socket.
 // Signals are handled here and nowhere else.
 
 const USAGE = `Gatehouse ${GATEHOUSE_VERSION}, an SSH bastion with SPS-style plugins
@@ -24,12 +26,16 @@ Usage:
                                            and show refused users the plugin's reason and error code
   gatehouse check [--config config.yaml]   validate the configuration and its plugins, then exit
 ${PLUGIN_USAGE}
-  gatehouse sessions [--config config.yaml] [--json]
-                                           list the sessions of the running Gatehouse
-  gatehouse terminate SESSION_ID [--config config.yaml]
-                                           end a session; its user reads why, session_ended runs
-  gatehouse terminate --gateway-user NAME [--config config.yaml]
-                                           end every session of that gateway user
+  gatehouse sessions [--config config.yaml] [--json] [--user NAME] [--target NAME] [--policy NAME]
+                    [--since WHEN] [--until WHEN]
+                                           list the live sessions of the running Gatehouse
+  gatehouse sessions --all [filters] [--reason REASON|live] [--json]
+                                           history from the connection database (also when stopped)
+  gatehouse sessions show SESSION_ID [--json]
+                                           one session's whole record
+  gatehouse terminate SESSION_ID | --user NAME | --gateway-user NAME | --all [--yes] [--config config.yaml]
+                                           end sessions (asks first on a terminal); their users read
+                                           why, session_ended runs
   gatehouse penalties [--clear ADDRESS|all] [--config config.yaml] [--json]
                                            list the sources refused for misbehaving, or clear them
   gatehouse --version
@@ -40,6 +46,10 @@ one is invalid); SIGTERM or SIGINT stop accepting logins, end every session and 
 async function main(argv: string[]): Promise<number> {
   const io = { out: (t: string) => process.stdout.write(t), err: (t: string) => process.stderr.write(t) };
   if (argv[0] === 'plugin') return pluginCommand(argv.slice(1), io);
+  // These have options of their own (filters, --yes) and parse their arguments themselves.
+  if (argv[0] === 'sessions') return sessionsCommand(argv.slice(1), io);
+  if (argv[0] === 'terminate') return terminateCommand(argv.slice(1), io, processTerminal());
+  if (argv[0] === 'penalties') return penaltiesCommand(argv.slice(1), io);
   const { values, positionals } = parseArgs({
     args: argv,
     options: {
@@ -47,9 +57,7 @@ async function main(argv: string[]): Promise<number> {
       python: { type: 'string', default: '/usr/bin/python3' },
       version: { type: 'boolean' },
       json: { type: 'boolean' },
-      'gateway-user': { type: 'string' },
       dev: { type: 'boolean' },
-      clear: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -63,14 +71,6 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  if (command === 'sessions' && positionals.length === 1) return sessionsCommand(loadConfigFile(values.config!).controlSocket, Boolean(values.json), io);
-  if (command === 'penalties' && positionals.length === 1) {
-    return penaltiesCommand(loadConfigFile(values.config!).controlSocket, { json: Boolean(values.json), clear: values.clear }, io);
-  }
-  if (command === 'terminate' && positionals.length === 1 && values['gateway-user']) {
-    return terminateCommand(loadConfigFile(values.config!).controlSocket, { gatewayUser: values['gateway-user'] }, io);
-  }
-  if (command === 'terminate' && positionals.length === 2 && !values['gateway-user']) return terminateCommand(loadConfigFile(values.config!).controlSocket, positionals[1]!, io);
   if (!command || (command !== 'serve' && command !== 'check')) {
     process.stdout.write(`${USAGE}\n`);
     return 2;

@@ -8,6 +8,7 @@ import { type ChannelPolicy } from './channel-policy.js';
 import type { LogLevel } from '../log/logger.js';
 import { configSchema, GC_MODES, type ListenAddress, type RawConfig, type RawPolicy } from './schema.js';
 import { resolveIdentityLogout, type IdentityLogoutConfig } from './identity-logout.js';
+import { resolveSessions, type SessionsConfig } from './sessions-config.js';
 import type { Issue } from './validator.js';
 import { parseYaml, YamlSyntaxError, type KeyPath, type ParsedYaml } from './yaml-source.js';
 
@@ -54,6 +55,8 @@ export interface Policy {
   readonly x11Forwarding: boolean;
   /** A session without data either way for this long is ended; 0: never. */
   readonly idleTimeoutMs: number;
+  /** Sessions one user may have open through this policy (on top of sessions.max_sessions_per_user). */
+  readonly maxSessionsPerUser: number | undefined;
   /** Whether terminal sessions (those with a pty) are recorded as asciicast files in recordings_dir. */
   readonly recordSessions: boolean;
   /** What session channels may do (config/channel-policy.ts); everything when the policy says nothing. */
@@ -106,6 +109,8 @@ export interface Config {
   readonly demoTarget: { readonly listen: ListenAddress } | undefined;
   /** The OpenID Connect back-channel logout listener; undefined: off. */
   readonly identityLogout: IdentityLogoutConfig | undefined;
+  /** The connection database and the session limits (config.yaml `sessions`). */
+  readonly sessions: SessionsConfig;
   readonly policies: readonly Policy[];
 }
 
@@ -203,6 +208,7 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
     hosts: new Map(Object.entries(raw.hosts ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
     demoTarget: raw.demo_target && raw.demo_target.enabled !== false ? { listen: raw.demo_target.listen } : undefined,
     identityLogout: raw.identity_logout ? resolveIdentityLogout(raw.identity_logout, ['identity_logout'], abs, issues) : undefined,
+    sessions: resolveSessions(raw.sessions),
     policies,
   };
 }
@@ -270,6 +276,7 @@ function resolvePolicy(
     agentForwarding: p.allow_agent_forwarding!,
     x11Forwarding: p.allow_x11_forwarding!,
     idleTimeoutMs: p.idle_timeout! * 1000,
+    maxSessionsPerUser: p.max_sessions_per_user,
     recordSessions: p.record_sessions!,
     channels: p.channels!,
   };

@@ -7,6 +7,7 @@ import {
   array, boolean, booleanOr, number, object, oneOf, optional, parsed, record, section, string, type Check,
 } from './validator.js';
 import { identityLogoutSchema } from './identity-logout.js';
+import { policyMaxSessionsPerUser, sessionsSchema } from './sessions-config.js';
 
 // The shape of config.yaml. The README's config.yaml reference describes every key; keep the two in step.
 
@@ -89,6 +90,7 @@ const policy = object({
   idle_timeout: optional(number({ min: 0, max: 30 * 86400 }), 0),
   record_sessions: optional(boolean(), false),
   channels: optional(channelsCheck, ALLOW_ALL),
+  max_sessions_per_user: policyMaxSessionsPerUser,
 });
 
 export const configSchema = object({
@@ -137,6 +139,7 @@ export const configSchema = object({
     listen,
   })),
   identity_logout: optional(identityLogoutSchema(listen)),
+  sessions: optional(sessionsSchema),
   policies: array(policy, { min: 1 }),
 });
 

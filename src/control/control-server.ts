@@ -138,17 +138,21 @@ export class ControlServer {
 
   private handle(req: unknown): ControlReply {
     if (typeof req !== 'object' || req === null) return { ok: false, error: 'a request is a JSON object' };
-    const r = req as { command?: unknown; session_id?: unknown; gateway_user?: unknown };
+    const r = req as { command?: unknown; session_id?: unknown; session_ids?: unknown; gateway_user?: unknown };
     const now = Date.now();
     if (r.command === 'sessions') return { ok: true, sessions: this.registry.list().map((s) => summary(s, now)) };
     if (r.command === 'terminate' && r.gateway_user !== undefined) return this.terminateGatewayUser(r.gateway_user, now);
     if (r.command === 'terminate') {
-      const s = this.registry.list().find((x) => x.id === r.session_id);
-      if (!s || s.closed) return { ok: false, error: `no session ${String(r.session_id)}` };
-      this.log.warn({ event: 'control.terminate', sid: s.id }, 'session terminated by an administrator');
-      void s.close('terminated', new BastionError('TERMINATED', 'terminated through the control socket',
-        { userMessage: 'Session terminated by an administrator.' }));
-      return { ok: true, sessions: [summary(s, now)] };
+      // One id, or the list `terminate --user` / `--all` confirmed; ids that have ended since are skipped.
+      const ids = Array.isArray(r.session_ids) ? r.session_ids.map(String) : [String(r.session_id)];
+      const chosen = this.registry.list().filter((x) => ids.includes(x.id) && !x.closed);
+      if (chosen.length === 0) return { ok: false, error: `no session ${ids.join(', ')}` };
+      for (const s of chosen) {
+        this.log.warn({ event: 'control.terminate', sid: s.id }, 'session terminated by an administrator');
+        void s.close('terminated', new BastionError('TERMINATED', 'terminated through the control socket',
+          { userMessage: 'Session terminated by an administrator.' }));
+      }
+      return { ok: true, sessions: chosen.map((s) => summary(s, now)) };
     }
     if (r.command === 'penalties' && this.penalties) return { ok: true, sessions: [], penalties: this.penalties.list().map((p) => penaltySummary(p, now)) };
     if (r.command === 'penalties_clear' && this.penalties) {

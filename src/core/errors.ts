@@ -36,6 +36,10 @@ export type ErrorCode =
   | 'IDLE_TIMEOUT'
   | 'TERMINATED'
   | 'IDP_LOGOUT'
+  | 'SESSION_LIMIT'
+  // the connection database
+  | 'STORE_SCHEMA_NEWER'
+  | 'STORE_UNAVAILABLE'
   // target
   | 'TARGET_RESOLVE_FAILED'
   | 'TARGET_UNREACHABLE'

@@ -54,8 +54,9 @@ export async function runHookSequence(o: SequenceOptions): Promise<SequenceResul
     closed: false,
     log: o.log,
     sessionCookie: o.sessionCookie ?? {},
-    verdicts: [],
-    additionalMetadata: [],
+    // No connection database here: the trace shows every verdict.
+    noteVerdict: () => undefined,
+    noteMetadata: () => undefined,
     trace: (t) => o.trace(answers.show(t)),
   };
   const pairs: Record<string, string> = { ...o.request.pairs };

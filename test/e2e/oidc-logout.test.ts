@@ -11,6 +11,7 @@ import { listenTestProvider, PROVIDER_KID, type TestProvider } from '../helpers/
 import { CLI } from '../helpers/paths.js';
 import type { PluginIdentity } from '../../src/plugins/verdict.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { endedRow } from '../helpers/session-db.js';
 
 // Logout at the identity provider ends the SSH session: two people log in through the device flow; the
 // provider signs one of them out and sends Gatehouse an OpenID Connect back-channel logout token, and that
@@ -132,8 +133,7 @@ describe('back-channel logout: the provider ends the sign-in session, Gatehouse 
     assert.equal(closed!['code'], 'IDP_LOGOUT');
     const ended = gh.logs.filter((l) => l.event === 'plugin.output' && l.sid === alice.sid && /oidc: session .* ended/.test(l.msg));
     assert.equal(ended.length, 1, 'session_ended ran once');
-    const record = readFileSync(join(gh.dir, 'data', 'sessions.jsonl'), 'utf8').split('\n').filter(Boolean)
-      .map((l) => JSON.parse(l) as Record<string, unknown>).find((x) => x['session_id'] === alice.sid)!;
+    const record = await endedRow(gh, alice.sid) as unknown as Record<string, unknown>;
     assert.equal(record['end_reason'], 'idp_logout');
     assert.equal(record['ended_by'], `logout_token jti=${logout['jti'] as string} iss=${op.issuer}`);
     assert.deepEqual(record['identity'], { issuer: op.issuer, subject: 'alice', sid: alice.identity.sid });
@@ -142,10 +142,10 @@ describe('back-channel logout: the provider ends the sign-in session, Gatehouse 
   });
 
   test('gatehouse terminate --gateway-user ends every session of that user', async () => {
-    const none = await cli('terminate', '--gateway-user', 'nobody', '--config', gh.configFile);
+    const none = await cli('terminate', '--gateway-user', 'nobody', '--yes', '--config', gh.configFile);
     assert.equal(none.code, 1);
     assert.match(none.stderr, /no session of gateway user nobody/);
-    const r = await cli('terminate', '--gateway-user', 'carol', '--config', gh.configFile);
+    const r = await cli('terminate', '--gateway-user', 'carol', '--yes', '--config', gh.configFile);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^terminated ${carol.sid} \\(`));
     const done = await carol.login.done;
