@@ -80,7 +80,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       return db;
     },
   });
-  const control = new ControlServer(config.controlSocket, registry, log);
+  const control = new ControlServer(config.controlSocket, registry, log, undefined, server.penalties);
   const identity = config.identityLogout ? new IdentityLogoutListener(config.identityLogout, registry, log) : undefined;
   let identityAddress: AddressInfo | undefined;
   const addresses: AddressInfo[] = [];

@@ -10,10 +10,12 @@ import { LOW_FILE_LIMIT, openFileLimit, sessionsWithin } from './file-limit.js';
 import { PLUGIN_USAGE, pluginCommand } from './plugin-commands.js';
 import { checkConfig, probeListen } from './check.js';
 import { processTerminal, sessionsCommand, terminateCommand } from './session-commands.js';
+import { penaltiesCommand } from './penalties-command.js';
 
 // Command line: `gatehouse serve --config FILE` runs the bastion; `gatehouse check --config FILE` validates
 // the configuration and loads every plugin; `gatehouse plugin check DIR` validates one plugin folder;
-// `gatehouse sessions` and `gatehouse terminate ID` talk to a running one through its control socket.
+// `gatehouse sessions`, `gatehouse terminate ID` and `gatehouse penalties` talk to a running one through its
+// control socket.
 // Signals are handled here and nowhere else.
 
 const USAGE = `Gatehouse ${GATEHOUSE_VERSION}, an SSH bastion with SPS-style plugins
@@ -35,6 +37,8 @@ ${PLUGIN_USAGE}
   gatehouse terminate SESSION_ID | --user NAME | --gateway-user NAME | --all [--yes] [--config config.yaml]
                                            end sessions (asks first on a terminal); their users read
                                            why, session_ended runs
+  gatehouse penalties [--clear ADDRESS|all] [--config config.yaml] [--json]
+                                           list the sources refused for misbehaving, or clear them
   gatehouse --version
 
 Signals (serve): SIGHUP reloads config.yaml and plugins (the old configuration keeps serving when the new
@@ -46,6 +50,7 @@ async function main(argv: string[]): Promise<number> {
   // These have options of their own (filters, --yes) and parse their arguments themselves.
   if (argv[0] === 'sessions') return sessionsCommand(argv.slice(1), io);
   if (argv[0] === 'terminate') return terminateCommand(argv.slice(1), io, processTerminal());
+  if (argv[0] === 'penalties') return penaltiesCommand(argv.slice(1), io);
   const { values, positionals } = parseArgs({
     args: argv,
     options: {

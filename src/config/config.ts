@@ -3,6 +3,8 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { BastionError } from '../core/errors.js';
 import type { TargetSpec } from '../target/username.js';
 import { compileAllowRule, type AllowRule } from '../target/target-rules.js';
+import { resolveAdmission, resolvePenalties, type AdmissionSettings, type PenaltyConfig } from './abuse-limits.js';
+import { type ChannelPolicy } from './channel-policy.js';
 import type { LogLevel } from '../log/logger.js';
 import { resolveSdk } from './sdk-schema.js';
 import { configSchema, GC_MODES, type ListenAddress, type RawConfig, type RawPolicy } from './schema.js';
@@ -58,6 +60,8 @@ export interface Policy {
   readonly maxSessionsPerUser: number | undefined;
   /** Whether terminal sessions (those with a pty) are recorded as asciicast files in recordings_dir. */
   readonly recordSessions: boolean;
+  /** What session channels may do (config/channel-policy.ts); everything when the policy says nothing. */
+  readonly channels: ChannelPolicy;
 }
 
 export interface Config {
@@ -81,7 +85,10 @@ export interface Config {
     readonly targetConnectMs: number;
     readonly shutdownMs: number;
   };
-  readonly limits: { readonly needinfoRounds: number; readonly targetPasswordTries: number; readonly maxUnauthenticated: number };
+  readonly limits: { readonly needinfoRounds: number; readonly targetPasswordTries: number };
+  /** Admission at TCP accept and the cap on failed answers (config/abuse-limits.ts). */
+  readonly admission: AdmissionSettings;
+  readonly penalties: PenaltyConfig;
   readonly pluginPool: {
     readonly warmWorkers: number;
     readonly maxActive: number;
@@ -207,8 +214,9 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
     limits: {
       needinfoRounds: raw.limits.needinfo_rounds!,
       targetPasswordTries: raw.limits.target_password_tries!,
-      maxUnauthenticated: raw.limits.max_unauthenticated!,
     },
+    admission: resolveAdmission(raw.limits, issues),
+    penalties: resolvePenalties(raw.penalties, issues),
     pluginPool: {
       warmWorkers: raw.plugin_pool.warm_workers!,
       maxActive: raw.plugin_pool.max_active!,
@@ -307,6 +315,7 @@ function resolvePolicy(
     idleTimeoutMs: p.idle_timeout! * 1000,
     maxSessionsPerUser: p.max_sessions_per_user,
     recordSessions: p.record_sessions!,
+    channels: p.channels!,
   };
 }
 

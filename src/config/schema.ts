@@ -1,3 +1,5 @@
+import { limitsSchema, penaltiesSchema } from './abuse-limits.js';
+import { ALLOW_ALL, channelsCheck } from './channel-policy.js';
 import { LOG_LEVELS } from '../log/logger.js';
 import { SUPPORTED } from '../ssh2x/internals.js';
 import { parseTarget, type TargetSpec } from '../target/username.js';
@@ -88,6 +90,7 @@ const policy = object({
   allow_x11_forwarding: optional(boolean(), false),
   idle_timeout: optional(number({ min: 0, max: 30 * 86400 }), 0),
   record_sessions: optional(boolean(), false),
+  channels: optional(channelsCheck, ALLOW_ALL),
   max_sessions_per_user: policyMaxSessionsPerUser,
 });
 
@@ -109,8 +112,11 @@ export const configSchema = object({
   limits: section({
     needinfo_rounds: optional(number({ integer: true, min: 1, max: 100 }), 10),
     target_password_tries: optional(number({ integer: true, min: 1, max: 10 }), 3),
-    max_unauthenticated: optional(number({ integer: true, min: 1, max: 100000 }), 200),
+    // The older form of limits.max_startups's "full"; set, it takes precedence over it.
+    max_unauthenticated: optional(number({ integer: true, min: 1, max: 100000 })),
+    ...limitsSchema,
   }),
+  penalties: section(penaltiesSchema),
   python: optional(string({ pattern: /^\//, hint: 'an absolute path such as /usr/bin/python3' }), '/usr/bin/python3'),
   plugin_pool: section({
     warm_workers: optional(number({ integer: true, min: 0, max: 16 }), 2),

@@ -5,11 +5,27 @@ import type { Logger } from 'pino';
 import { BastionError } from '../core/errors.js';
 import type { SessionRegistry } from '../session/registry.js';
 import type { Session } from '../session/session.js';
-import type { ControlReply, ControlRequest, SessionSummary } from './control-protocol.js';
+import type { ControlReply, ControlRequest, PenaltySummary, SessionSummary } from './control-protocol.js';
+
+/** A penalised source as the penalties (ssh/penalties.ts, beside this layer) report it. */
+export interface PenaltyEntry {
+  readonly source: string;
+  readonly until: number;
+  readonly active: boolean;
+  readonly lastKind: string;
+  readonly events: number;
+}
+
+/** What the control socket needs of the penalties; app.ts hands them over. */
+export interface PenaltyControl {
+  list(): PenaltyEntry[];
+  clear(addr?: string): string[];
+}
 
 // The administrators' way in to a running Gatehouse: a Unix socket (mode 0600, so only the account Gatehouse
-// runs as, and root, can use it) answering one JSON request per connection: list the sessions, or end one.
-// `gatehouse sessions` and `gatehouse terminate` are its clients.
+// runs as, and root, can use it) answering one JSON request per connection: list the sessions, or end one;
+// list the penalised sources, or clear their penalties. `gatehouse sessions`, `gatehouse terminate` and
+// `gatehouse penalties` are its clients.
 // Many clients are served at once, each within a deadline counted from accept (not from its last byte, so a
 // trickling client cannot stretch it). Connections that have not sent a request yet are capped; at the cap
 // the oldest of them is dropped to make room, so idle connections can never lock the admin CLI out.
@@ -30,6 +46,7 @@ export class ControlServer {
     private readonly registry: SessionRegistry,
     private readonly log: Logger,
     private readonly limits: { deadlineMs: number; maxPending: number } = { deadlineMs: REQUEST_DEADLINE_MS, maxPending: MAX_PENDING },
+    private readonly penalties?: PenaltyControl,
   ) {}
 
   async listen(): Promise<void> {
@@ -154,6 +171,12 @@ export class ControlServer {
       }
       return { ok: true, sessions: chosen.map((s) => summary(s, now)) };
     }
+    if (r.command === 'penalties' && this.penalties) return { ok: true, sessions: [], penalties: this.penalties.list().map((p) => penaltySummary(p, now)) };
+    if (r.command === 'penalties_clear' && this.penalties) {
+      const source = (r as { source?: unknown }).source;
+      if (source !== undefined && (typeof source !== 'string' || source.length > 64)) return { ok: false, error: 'source must be an address' };
+      return { ok: true, sessions: [], cleared: this.penalties.clear(source) };
+    }
     return { ok: false, error: `unknown command ${JSON.stringify(r.command)}` };
   }
 
@@ -186,5 +209,12 @@ function summary(s: Session, now: number): SessionSummary {
     idle_seconds: Math.floor(s.idleMs(now) / 1000),
     bytes_to_target: s.bytes.toTarget,
     bytes_to_client: s.bytes.toClient,
+  };
+}
+
+function penaltySummary(p: PenaltyEntry, now: number): PenaltySummary {
+  return {
+    source: p.source, until: new Date(p.until).toISOString(), seconds_left: Math.max(0, Math.ceil((p.until - now) / 1000)),
+    active: p.active, last_kind: p.lastKind, events: p.events,
   };
 }

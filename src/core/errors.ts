@@ -33,6 +33,7 @@ export type ErrorCode =
   | 'USERMAP_DENIED'
   | 'NEEDINFO_LIMIT'
   | 'LOGIN_TIMEOUT'
+  | 'TOO_MANY_AUTH_FAILURES'
   | 'CLIENT_GONE'
   // session
   | 'CLIENT_TIMEOUT'
@@ -52,6 +53,7 @@ export type ErrorCode =
   | 'TARGET_AUTH_FAILED'
   | 'TARGET_CREDENTIALS_MISSING'
   | 'TARGET_TIMEOUT'
+  | 'TARGET_CLOSED'
   // lifecycle
   | 'SHUTDOWN'
   // anything not foreseen (a bug, or the system out of a resource such as file descriptors)

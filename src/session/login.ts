@@ -21,6 +21,8 @@ import { chooseTarget } from './target-choice.js';
 export interface Prompter {
   /** Asks the user one question; rejects when the client is gone or the login is over. */
   ask(prompt: string, echo: boolean): Promise<string>;
+  /** A failed answer: counted against the connection's tries, and waited for (rejects when none are left). */
+  failed?(why: string): Promise<void>;
 }
 
 /** What the login reaches outside Gatehouse: DNS and the target. Tests inject their own. */
@@ -144,6 +146,7 @@ async function connectTarget(
     } catch (err) {
       if (!isAuthFailure(err) || attempt >= cfg.limits.targetPasswordTries) throw err;
       s.log.info({ event: 'target.auth_retry', attempt }, 'target password refused; asking again');
+      await prompter.failed?.('target password refused');
     }
   }
 }
