@@ -16,6 +16,14 @@ const missing = () => [
   // Clients other than OpenSSH's (the interop tests): Dropbear's dbclient and paramiko.
   ...(onPath('dbclient') ? [] : ['dropbear-bin']),
   ...(existsSync('/usr/lib/python3/dist-packages/paramiko') ? [] : ['python3-paramiko']),
+  // The SPS Plugin SDK tests: the Python environment SPS gives plugins, pyrad, and the real OpenLDAP and
+  // FreeRADIUS servers they start on loopback (the packages' own services are stopped below).
+  ...[['requests', 'python3-requests'], ['urllib3', 'python3-urllib3'], ['yaml', 'python3-yaml'], ['OpenSSL', 'python3-openssl'],
+    ['ldap', 'python3-ldap'], ['pyrad', 'python3-pyrad']]
+    .filter(([mod]) => !existsSync(`/usr/lib/python3/dist-packages/${mod}`)).map(([, pkg]) => pkg),
+  ...(existsSync('/usr/sbin/slapd') ? [] : ['slapd']),
+  ...(onPath('ldapadd') ? [] : ['ldap-utils']),
+  ...(existsSync('/usr/sbin/freeradius') ? [] : ['freeradius']),
 ].filter((p, i, a) => a.indexOf(p) === i);
 
 let packages = missing();
@@ -29,9 +37,11 @@ if (packages.length > 0) {
       r = spawnSync('apt-get', ['install', '-y', '-qq', ...packages], { stdio: 'inherit', env });
     }
     packages = missing();
+    // The tests run their own slapd and freeradius; the services the packages may have started must not stay.
+    for (const service of ['slapd', 'freeradius']) spawnSync('sh', ['-c', `systemctl disable --now ${service} || service ${service} stop`], { stdio: 'ignore' });
   }
   if (packages.length > 0) {
-    console.error(`The end-to-end tests need the real OpenSSH client and server, and xauth. Install: ${packages.join(' ')}`);
+    console.error(`The end-to-end tests need the real OpenSSH client and server, xauth, and the servers and Python modules the SDK tests use. Install: ${packages.join(' ')}`);
     console.error(`  (for example: sudo apt-get install ${packages.join(' ')})`);
     process.exit(1);
   }
