@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { Logger } from 'pino';
 import ssh2, { type ClientInfo, type Connection, type ServerConfig } from 'ssh2';
 import type { ListenAddress } from '../config/schema.js';
@@ -12,6 +12,7 @@ import { AuthAdapter } from './auth-adapter.js';
 import { onAliveTimeout } from '../ssh2x/connection-end.js';
 import { connectionInternalsPresent } from '../ssh2x/internals.js';
 import { disconnectWith, NO_MORE_AUTH_METHODS, tuneConnection } from '../ssh2x/protocol-extras.js';
+import { proxiedFront } from './proxied-listener.js';
 
 // The SSH front door: one ssh2 Server per listen address. It admits each connection (limits, the login
 // deadline, alive checks), makes it a Session with an AuthAdapter for its login, and hands it over with
@@ -47,7 +48,7 @@ export function serverConfig(rt: Runtime): ServerConfig {
 }
 
 export class SshServer {
-  private readonly servers: ssh2.Server[] = [];
+  private readonly servers: (ssh2.Server | NetServer)[] = [];
   private internalsChecked = false;
 
   constructor(private readonly deps: SshServerDeps) {}
@@ -56,7 +57,9 @@ export class SshServer {
     const config = serverConfig(this.deps.runtime());
     const bound: AddressInfo[] = [];
     for (const addr of addresses) {
-      const server = new ssh2.Server(config, (conn, info) => this.onConnection(conn, info));
+      const ssh = new ssh2.Server(config, (conn, info) => this.onConnection(conn, info));
+      // Behind a load balancer, a plain TCP server reads the PROXY header first and hands the socket to ssh2.
+      const server = addr.proxyProtocol ? proxiedFront(ssh, addr.proxyProtocol, this.deps.log) : ssh;
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(addr.port, addr.host, () => {
@@ -68,7 +71,7 @@ export class SshServer {
       this.servers.push(server);
       const a = server.address() as AddressInfo;
       bound.push(a);
-      this.deps.log.info({ event: 'server.listening', address: a.address, port: a.port, ciphers: config.algorithms?.cipher }, 'listening');
+      this.deps.log.info({ event: 'server.listening', address: a.address, port: a.port, proxyProtocol: addr.proxyProtocol?.trusted, ciphers: config.algorithms?.cipher }, 'listening');
     }
     return bound;
   }
