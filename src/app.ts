@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { loadConfigFile, type Config } from './config/config.js';
-import { ControlServer } from './control/control-server.js';
+import type { SessionControl } from './control/control-protocol.js';
+import { ControlServer, localSessionControl } from './control/control-server.js';
 import { DemoTarget } from './demo/demo-target.js';
 import { settleWithin } from './core/deadline.js';
 import { BastionError } from './core/errors.js';
@@ -24,6 +25,8 @@ const IDLE_SWEEP_MS = 1_000;
 
 export interface App {
   readonly registry: SessionRegistry;
+  /** This process's sessions as the control socket sees them (a worker answers its primary with it). */
+  readonly sessions: SessionControl;
   readonly runtime: () => Runtime;
   /** Listening addresses, in config order. */
   readonly addresses: readonly AddressInfo[];
@@ -38,12 +41,14 @@ export interface App {
 /** The settings applied at start only, as one comparable text (the target_alive ones apply per session). */
 function startOnly(config: Config): string {
   const { targetAliveIntervalMs, targetAliveCountMax, ...clientSsh } = config.ssh;
-  const { listen, keysDir, gc, controlSocket, demoTarget } = config;
-  return JSON.stringify({ listen, keysDir, gc, clientSsh, controlSocket, demoTarget });
+  const { listen, keysDir, gc, controlSocket, demoTarget, workers } = config;
+  return JSON.stringify({ listen, keysDir, gc, clientSsh, controlSocket, demoTarget, workers });
 }
 
 export interface AppOptions {
   readonly store?: SessionStore;
+  /** false in a worker process: the primary owns the control socket and asks the workers. */
+  readonly controlSocket?: boolean;
 }
 
 export async function createApp(config: Config, log: Logger, opts: AppOptions = {}): Promise<App> {
@@ -63,7 +68,8 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   const registry = new SessionRegistry();
   const store = opts.store ?? new JsonlSessionStore(join(config.stateDir, 'sessions.jsonl'));
   const server = new SshServer({ runtime: () => runtime, log, store, registry });
-  const control = new ControlServer(config.controlSocket, registry, log);
+  const sessions = localSessionControl(registry, log);
+  const control = opts.controlSocket === false ? undefined : new ControlServer(config.controlSocket, sessions, log);
   const addresses: AddressInfo[] = [];
   let demo: DemoTarget | undefined;
   let demoAddress: AddressInfo | undefined;
@@ -73,6 +79,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
 
   return {
     registry,
+    sessions,
     runtime: () => runtime,
     addresses,
     get demoAddress() {
@@ -83,7 +90,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
         demo = new DemoTarget(config.keysDir, [...new Set(config.policies.flatMap((p) => (p.targetAuth.method === 'key' ? [runtime.clientKey(p.targetAuth.keyFile)] : [])))], log);
         demoAddress = await demo.listen(config.demoTarget.listen);
       }
-      await control.listen();
+      await control?.listen();
       addresses.push(...(await server.listen(config.listen)));
     },
     reload() {
@@ -102,7 +109,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     },
     async stop(deadlineMs = runtime.config.timeouts.shutdownMs) {
       server.stopListening();
-      control.close();
+      control?.close();
       clearInterval(idleSweep);
       log.info({ event: 'shutdown.start', sessions: registry.size, deadlineMs }, 'shutting down');
       // session_ended gets what is left of the deadline, so that every session is recorded before exit.

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { BastionError } from '../core/errors.js';
 import type { TargetSpec } from '../target/username.js';
@@ -92,6 +93,8 @@ export interface Config {
   };
   /** How V8 collects garbage in the serving process (cli/process-tuning.ts); applied at start-up only. */
   readonly gc: GcMode;
+  /** Processes serving SSH (config `workers`, "auto" being the CPU count); above 1, a primary supervises them. */
+  readonly workers: number;
   readonly hosts: ReadonlyMap<string, TargetSpec>;
   readonly demoTarget: { readonly listen: ListenAddress } | undefined;
   readonly policies: readonly Policy[];
@@ -186,6 +189,7 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
       targetAliveCountMax: raw.ssh.target_alive_count_max!,
     },
     gc: raw.gc!,
+    workers: raw.workers === 'auto' ? availableParallelism() : raw.workers!,
     hosts: new Map(Object.entries(raw.hosts ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
     demoTarget: raw.demo_target && raw.demo_target.enabled !== false ? { listen: raw.demo_target.listen } : undefined,
     policies,

@@ -64,6 +64,16 @@ const listenProxied = object({
   })),
 });
 
+/** workers: "auto" (one per CPU) or a count. */
+const workers: Check<number | 'auto'> = (value, path, ctx) => {
+  if (value === 'auto') return 'auto';
+  if (typeof value !== 'number') {
+    ctx.issues.push({ path, message: `must be "auto" or a whole number of processes, not ${JSON.stringify(value)}` });
+    return undefined;
+  }
+  return number({ integer: true, min: 1, max: 256 })(value, path, ctx);
+};
+
 /** A listen entry: "host:port", or {address: "host:port", proxy_protocol: {trusted: [...]}}. */
 const listenEntry: Check<ListenAddress> = (value, path, ctx) => {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return listen(value, path, ctx);
@@ -172,6 +182,7 @@ export const configSchema = object({
     target_alive_count_max: optional(number({ integer: true, min: 1, max: 1000 }), 3),
   }),
   gc: optional(oneOf(GC_MODES), 'throughput'),
+  workers: optional(workers, 1),
   hosts: optional(record(hostAlias, /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/)),
   demo_target: optional(object({
     enabled: optional(boolean(), true),

@@ -17,6 +17,15 @@ export interface SessionSummary {
   readonly idle_seconds: number;
   readonly bytes_to_target: number;
   readonly bytes_to_client: number;
+  /** The process serving it (with `workers`, one of the worker processes). */
+  readonly worker: number;
+}
+
+/** What the control socket acts on: this process's sessions, or (with workers) every worker's. */
+export interface SessionControl {
+  list(): Promise<SessionSummary[]>;
+  /** Ends the session; undefined when no live session has that id. */
+  terminate(sessionId: string): Promise<SessionSummary | undefined>;
 }
 
 export type ControlReply = { readonly ok: true; readonly sessions: SessionSummary[] } | { readonly ok: false; readonly error: string };

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { BastionError } from '../core/errors.js';
 import type { SessionRegistry } from '../session/registry.js';
 import type { Session } from '../session/session.js';
-import type { ControlReply, ControlRequest, SessionSummary } from './control-protocol.js';
+import type { ControlReply, ControlRequest, SessionControl, SessionSummary } from './control-protocol.js';
 
 // The administrators' way in to a running Gatehouse: a Unix socket (mode 0600, so only the account Gatehouse
 // runs as, and root, can use it) answering one JSON request per connection: list the sessions, or end one.
@@ -20,7 +20,7 @@ const MAX_SOCKET_PATH = 107;
 export class ControlServer {
   private server: Server | undefined;
 
-  constructor(private readonly path: string, private readonly registry: SessionRegistry, private readonly log: Logger) {}
+  constructor(private readonly path: string, private readonly sessions: SessionControl, private readonly log: Logger) {}
 
   async listen(): Promise<void> {
     if (Buffer.byteLength(this.path) > MAX_SOCKET_PATH) {
@@ -106,34 +106,46 @@ export class ControlServer {
       } catch {
         return reply({ ok: false, error: 'not JSON' });
       }
-      try {
-        reply(this.handle(req));
-      } catch (err) {
+      sock.removeAllListeners('data');
+      this.handle(req).then(reply, (err: unknown) => {
         this.log.error({ event: 'control.error', err: (err as Error).message }, 'control request failed');
         reply({ ok: false, error: 'internal error' });
-      }
+      });
     });
   }
 
-  private handle(req: unknown): ControlReply {
+  private async handle(req: unknown): Promise<ControlReply> {
     if (typeof req !== 'object' || req === null) return { ok: false, error: 'a request is a JSON object' };
     const r = req as Partial<ControlRequest> & { session_id?: unknown };
-    const now = Date.now();
-    if (r.command === 'sessions') return { ok: true, sessions: this.registry.list().map((s) => summary(s, now)) };
+    if (r.command === 'sessions') return { ok: true, sessions: await this.sessions.list() };
     if (r.command === 'terminate') {
-      const s = this.registry.list().find((x) => x.id === r.session_id);
-      if (!s || s.closed) return { ok: false, error: `no session ${String(r.session_id)}` };
-      this.log.warn({ event: 'control.terminate', sid: s.id }, 'session terminated by an administrator');
-      void s.close('terminated', new BastionError('TERMINATED', 'terminated through the control socket',
-        { userMessage: 'Session terminated by an administrator.' }));
-      return { ok: true, sessions: [summary(s, now)] };
+      const s = typeof r.session_id === 'string' ? await this.sessions.terminate(r.session_id) : undefined;
+      return s ? { ok: true, sessions: [s] } : { ok: false, error: `no session ${String(r.session_id)}` };
     }
     return { ok: false, error: `unknown command ${JSON.stringify(r.command)}` };
   }
 }
 
+/** The sessions of this process, for the control socket or (in a worker) for the primary's. */
+export function localSessionControl(registry: SessionRegistry, log: Logger): SessionControl {
+  return {
+    list: async () => {
+      const now = Date.now();
+      return registry.list().map((s) => summary(s, now));
+    },
+    terminate: async (sessionId) => {
+      const s = registry.list().find((x) => x.id === sessionId);
+      if (!s || s.closed) return undefined;
+      log.warn({ event: 'control.terminate', sid: s.id }, 'session terminated by an administrator');
+      void s.close('terminated', new BastionError('TERMINATED', 'terminated through the control socket',
+        { userMessage: 'Session terminated by an administrator.' }));
+      return summary(s, Date.now());
+    },
+  };
+}
+
 /** What an administrator sees of a session: no answers, no raw user name (it may carry pre-answers). */
-function summary(s: Session, now: number): SessionSummary {
+export function summary(s: Session, now: number): SessionSummary {
   return {
     session_id: s.id,
     phase: s.phase,
@@ -146,5 +158,6 @@ function summary(s: Session, now: number): SessionSummary {
     idle_seconds: Math.floor(s.idleMs(now) / 1000),
     bytes_to_target: s.bytes.toTarget,
     bytes_to_client: s.bytes.toClient,
+    worker: process.pid,
   };
 }

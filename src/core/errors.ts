@@ -10,6 +10,10 @@ export type ErrorCode =
   | 'CRYPTO_BINDING_MISSING'
   | 'SSH2_INTERNALS_CHANGED'
   | 'CONTROL_SOCKET_IN_USE'
+  // workers (config workers: N)
+  | 'WORKER_START_FAILED'
+  | 'RELOAD_FAILED'
+  | 'WORKER_CRASHED'
   // plugins: loading
   | 'MANIFEST_INVALID'
   | 'PLUGIN_LOAD_FAILED'

@@ -9,15 +9,27 @@ function span(ms: number): string {
   return `${n} ${unit}${n === 1 ? '' : 's'}`;
 }
 
+/** Told of every session that comes and goes (a worker tells its primary, which outlives it). */
+export interface RegistryWatcher {
+  added(s: Session): void;
+  removed(s: Session): void;
+}
+
 export class SessionRegistry {
   private readonly sessions = new Set<Session>();
+  private watcher: RegistryWatcher | undefined;
+
+  watch(w: RegistryWatcher): void {
+    this.watcher = w;
+  }
 
   add(s: Session): void {
     this.sessions.add(s);
+    this.watcher?.added(s);
   }
 
   remove(s: Session): void {
-    this.sessions.delete(s);
+    if (this.sessions.delete(s)) this.watcher?.removed(s);
   }
 
   get size(): number {
