@@ -14,7 +14,7 @@ import { SessionRegistry } from './session/registry.js';
 import { SshServer } from './ssh/server.js';
 import { checkSsh2Internals } from './ssh2x/internals.js';
 import { cryptoBindingAvailable } from './ssh2x/protocol-extras.js';
-import { JsonlSessionStore, type SessionStore } from './store/session-store.js';
+import { openConnectionDb, type ConnectionDb } from './store/connection-db.js';
 
 // The composition root: builds the runtime snapshot, the session store and registry, the SSH server, the
 // control socket, the idle sweep and the demo target, and owns start, reload and a deadline-bound stop.
@@ -46,9 +46,11 @@ function startOnly(config: Config): string {
 }
 
 export interface AppOptions {
-  readonly store?: SessionStore;
-  /** false in a worker process: the primary owns the control socket and asks the workers. */
-  readonly controlSocket?: boolean;
+  /**
+   * A worker process of `workers: N`: the primary owns the control socket (and asks the workers), crash
+   * recovery, the jsonl import and expiry.
+   */
+  readonly worker?: boolean;
 }
 
 export async function createApp(config: Config, log: Logger, opts: AppOptions = {}): Promise<App> {
@@ -66,10 +68,18 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     throw err;
   }
   const registry = new SessionRegistry();
-  const store = opts.store ?? new JsonlSessionStore(join(config.stateDir, 'sessions.jsonl'));
-  const server = new SshServer({ runtime: () => runtime, log, store, registry });
+  // Opened in start(), once the control socket has shown that no other Gatehouse uses this state_dir (its crash
+  // recovery would otherwise close that one's live sessions).
+  let db: ConnectionDb | undefined;
+  const server = new SshServer({
+    runtime: () => runtime, log, registry,
+    db: () => {
+      if (!db) throw new Error('connection database not open');
+      return db;
+    },
+  });
   const sessions = localSessionControl(registry, log);
-  const control = opts.controlSocket === false ? undefined : new ControlServer(config.controlSocket, sessions, log);
+  const control = opts.worker ? undefined : new ControlServer(config.controlSocket, sessions, log);
   const addresses: AddressInfo[] = [];
   let demo: DemoTarget | undefined;
   let demoAddress: AddressInfo | undefined;
@@ -91,6 +101,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
         demoAddress = await demo.listen(config.demoTarget.listen);
       }
       await control?.listen();
+      db = await openConnectionDb(config.stateDir, () => runtime.config.sessions, log, { worker: opts.worker ?? false });
       addresses.push(...(await server.listen(config.listen)));
     },
     reload() {
@@ -117,6 +128,9 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       const drained = await settleWithin(drain.then(() => true), deadlineMs, false);
       if (!drained) log.error({ event: 'shutdown.deadline', left: registry.size }, 'shutdown deadline passed with sessions still closing');
       await demo?.close();
+      // After the drain: every closed session's last write is queued, and close() commits it.
+      await db?.close().catch((err: unknown) => log.error({ event: 'store.error', err: (err as Error).message }, 'closing the connection database failed'));
+      db = undefined;
       await runtime.shutdown();
       rmSync(ephemeral, { recursive: true, force: true });
       log.info({ event: 'shutdown.done', drained }, 'stopped');

@@ -7,7 +7,7 @@ import type { SessionControl, SessionSummary } from '../control/control-protocol
 import { ControlServer } from '../control/control-server.js';
 import { BastionError } from '../core/errors.js';
 import { ensureHostKeys, ensureKey } from '../ssh2x/keys.js';
-import { JsonlSessionStore, type SessionStore } from '../store/session-store.js';
+import { openConnectionDb, type ConnectionDb } from '../store/connection-db.js';
 import { isFromWorker, type FromWorker, type ToWorker } from './cluster-messages.js';
 
 // `workers: N` above 1: this process serves no SSH itself. It forks N workers (node:cluster, which shares the
@@ -47,36 +47,12 @@ function ensureKeys(config: Config): void {
   if (config.demoTarget) ensureKey(join(config.keysDir, 'demo_target_ed25519'), 'ed25519', 'gatehouse-demo-target');
 }
 
-/** What is known of a session whose worker died, as a row of the connection database. */
-async function recordCrashed(store: SessionStore, s: SessionSummary, now: number, log: Logger): Promise<void> {
-  const colon = s.client.lastIndexOf(':');
-  const target = s.target?.lastIndexOf(':') ?? -1;
-  try {
-    await store.record({
-      session_id: s.session_id,
-      started_at: s.started_at,
-      ended_at: new Date(now).toISOString(),
-      duration_ms: now - Date.parse(s.started_at),
-      client_ip: s.client.slice(0, colon),
-      client_port: Number(s.client.slice(colon + 1)),
-      policy: s.policy,
-      server_username: s.server_user,
-      target_server: s.target && target > 0 ? s.target.slice(0, target) : null,
-      target_address: null,
-      target_port: s.target && target > 0 ? Number(s.target.slice(target + 1)) : null,
-      gateway_user: s.gateway_user,
-      gateway_groups: [],
-      verdicts: [],
-      additional_metadata: [],
-      end_reason: 'crashed',
-      end_code: 'WORKER_CRASHED',
-      bytes_to_target: s.bytes_to_target,
-      bytes_to_client: s.bytes_to_client,
-      recordings: [],
-    });
-  } catch (err) {
-    log.error({ event: 'store.error', err, sid: s.session_id }, 'could not record a crashed session');
-  }
+/** The rows of a dead worker's sessions: ended as crashed, at the time its loss was noticed. */
+async function recordCrashed(db: ConnectionDb, lost: readonly SessionSummary[], now: number, log: Logger): Promise<void> {
+  const at = new Date(now).toISOString();
+  await Promise.all(lost.map((s) => db.store.patch(s.session_id, {
+    ended_at: at, updated_at: at, end_reason: 'crashed', end_code: 'WORKER_CRASHED', bytes_to_target: s.bytes_to_target, bytes_to_client: s.bytes_to_client,
+  }).catch((err: unknown) => log.error({ event: 'store.error', err, sid: s.session_id }, 'could not record a crashed session'))));
 }
 
 export async function runPrimary(config: Config, configText: string, log: Logger): Promise<Primary> {
@@ -87,7 +63,8 @@ export async function runPrimary(config: Config, configText: string, log: Logger
   let nextId = 1;
   const workers = new Map<number, WorkerState>();
   const pending = new Map<number, (m: Extract<FromWorker, { t: 'reply' }> | undefined) => void>();
-  const store = new JsonlSessionStore(join(config.stateDir, 'sessions.jsonl'));
+  // The primary alone recovers crashed rows, imports sessions.jsonl and runs expiry; workers only write.
+  let db: ConnectionDb | undefined;
   cluster.setupPrimary({ serialization: 'json' });
 
   const ask = (w: WorkerState, msg: ToWorker & { id: number }, timeoutMs = ASK_MS): Promise<Extract<FromWorker, { t: 'reply' }> | undefined> =>
@@ -125,7 +102,7 @@ export async function runPrimary(config: Config, configText: string, log: Logger
     log.error({ event: 'worker.lost', worker: state.pid, code, signal, sessions: lost.map((s) => s.session_id) },
       `worker ${state.pid} died (${signal ?? `exit ${code}`}); its ${lost.length} session(s) ended as crashed; starting a replacement`);
     const now = Date.now();
-    for (const s of lost) void recordCrashed(store, s, now, log);
+    if (db) void recordCrashed(db, lost, now, log);
     if (!state.ready) return; // one that never started is not restarted (start-up reports it)
     const pause = now - state.startedAt < QUICK_DEATH_MS ? RESTART_PAUSE_MS : 0;
     setTimeout(() => { if (!stopping) fork(); }, pause).unref();
@@ -164,11 +141,22 @@ export async function runPrimary(config: Config, configText: string, log: Logger
       for (const w of all) if (!w.worker.isDead()) w.worker.process.kill('SIGKILL');
       log.error({ event: 'shutdown.deadline' }, 'workers still running after the shutdown deadline were killed');
     }
+    await db?.close();
     log.info({ event: 'shutdown.done' }, 'stopped');
     return { drained: done !== 'late' && done.every(Boolean) };
   };
 
-  // Start: every worker must come up, or none serves.
+  // Start: the control socket first (it refuses to start beside a running Gatehouse on this state_dir, whose
+  // live rows crash recovery would otherwise close), then the database, then the workers, all of which must
+  // come up, or none serves.
+  try {
+    await control.listen();
+    db = await openConnectionDb(config.stateDir, () => current.sessions, log);
+  } catch (err) {
+    stopping = true;
+    control.close();
+    throw err;
+  }
   const started = Array.from({ length: config.workers }, () => fork());
   const up = await new Promise<string | undefined>((resolve) => {
     const timer = setTimeout(() => resolve(`not all workers were ready within ${START_MS} ms`), START_MS);
@@ -184,12 +172,6 @@ export async function runPrimary(config: Config, configText: string, log: Logger
   if (up !== undefined) {
     await stop();
     throw new BastionError('WORKER_START_FAILED', up);
-  }
-  try {
-    await control.listen();
-  } catch (err) {
-    await stop();
-    throw err;
   }
   log.info({ event: 'workers.ready', workers: started.map((w) => w.pid) }, `${started.length} workers serving`);
 

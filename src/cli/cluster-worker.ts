@@ -18,7 +18,7 @@ export async function runWorker(config: Config, rootLog: Logger): Promise<Worker
     // The primary may be gone (it is then stopping us too): a lost report does no harm.
     if (process.connected) process.send?.(m, undefined, {}, () => undefined);
   };
-  const app = await createApp(config, log, { controlSocket: false });
+  const app = await createApp(config, log, { worker: true });
   app.registry.watch({
     added: (s) => send({ t: 'session', open: true, session: summary(s, Date.now()) }),
     removed: (s) => send({ t: 'session', open: false, session: summary(s, Date.now()) }),

@@ -13,7 +13,7 @@ import { GATEHOUSE_VERSION } from '../core/version.js';
 import { tuneProcess } from './process-tuning.js';
 import { LOW_FILE_LIMIT, openFileLimit, sessionsWithin } from './file-limit.js';
 import { checkPluginDir } from './plugin-check.js';
-import { sessionsCommand, terminateCommand } from './control-commands.js';
+import { processTerminal, sessionsCommand, terminateCommand } from './session-commands.js';
 
 // Command line: `gatehouse serve --config FILE` runs the bastion; `gatehouse check --config FILE` validates
 // the configuration and loads every plugin; `gatehouse plugin check DIR` validates one plugin folder;
@@ -27,16 +27,26 @@ Usage:
   gatehouse check [--config config.yaml]   validate the configuration and its plugins, then exit
   gatehouse plugin check DIR [--python /usr/bin/python3]
                                            validate a plugin folder (MANIFEST, entry point, hooks)
-  gatehouse sessions [--config config.yaml] [--json]
-                                           list the sessions of the running Gatehouse
-  gatehouse terminate SESSION_ID [--config config.yaml]
-                                           end a session; its user reads why, session_ended runs
+  gatehouse sessions [--config config.yaml] [--json] [--user NAME] [--target NAME] [--policy NAME]
+                    [--since WHEN] [--until WHEN]
+                                           list the live sessions of the running Gatehouse
+  gatehouse sessions --all [filters] [--reason REASON|live] [--json]
+                                           history from the connection database (also when stopped)
+  gatehouse sessions show SESSION_ID [--json]
+                                           one session's whole record
+  gatehouse terminate SESSION_ID | --user NAME | --all [--yes] [--config config.yaml]
+                                           end sessions (asks first on a terminal); their users read
+                                           why, session_ended runs
   gatehouse --version
 
 Signals (serve): SIGHUP reloads config.yaml and plugins (the old configuration keeps serving when the new
 one is invalid); SIGTERM or SIGINT stop accepting logins, end every session and exit.`;
 
 async function main(argv: string[]): Promise<number> {
+  const io = { out: (t: string) => process.stdout.write(t), err: (t: string) => process.stderr.write(t) };
+  // These have options of their own (filters, --yes) and parse their arguments themselves.
+  if (argv[0] === 'sessions') return sessionsCommand(argv.slice(1), io);
+  if (argv[0] === 'terminate') return terminateCommand(argv.slice(1), io, processTerminal());
   const { values, positionals } = parseArgs({
     args: argv,
     options: {
@@ -58,13 +68,10 @@ async function main(argv: string[]): Promise<number> {
     (report.ok ? process.stdout : process.stderr).write(`${report.lines.join('\n')}\n`);
     return report.ok ? 0 : 1;
   }
-  const io = { out: (t: string) => process.stdout.write(t), err: (t: string) => process.stderr.write(t) };
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  if (command === 'sessions' && positionals.length === 1) return sessionsCommand(loadConfigFile(values.config!).controlSocket, Boolean(values.json), io);
-  if (command === 'terminate' && positionals.length === 2) return terminateCommand(loadConfigFile(values.config!).controlSocket, positionals[1]!, io);
   if (!command || (command !== 'serve' && command !== 'check')) {
     process.stdout.write(`${USAGE}\n`);
     return 2;

@@ -6,6 +6,7 @@ import type { TargetSpec } from '../target/username.js';
 import { compileAllowRule, type AllowRule } from '../target/target-rules.js';
 import type { LogLevel } from '../log/logger.js';
 import { configSchema, GC_MODES, type ListenAddress, type RawConfig, type RawPolicy } from './schema.js';
+import { resolveSessions, type SessionsConfig } from './sessions-config.js';
 import type { Issue } from './validator.js';
 import { parseYaml, YamlSyntaxError, type KeyPath, type ParsedYaml } from './yaml-source.js';
 
@@ -52,6 +53,8 @@ export interface Policy {
   readonly x11Forwarding: boolean;
   /** A session without data either way for this long is ended; 0: never. */
   readonly idleTimeoutMs: number;
+  /** Sessions one user may have open through this policy (on top of sessions.max_sessions_per_user). */
+  readonly maxSessionsPerUser: number | undefined;
   /** Whether terminal sessions (those with a pty) are recorded as asciicast files in recordings_dir. */
   readonly recordSessions: boolean;
 }
@@ -97,6 +100,8 @@ export interface Config {
   readonly workers: number;
   readonly hosts: ReadonlyMap<string, TargetSpec>;
   readonly demoTarget: { readonly listen: ListenAddress } | undefined;
+  /** The connection database and the session limits (config.yaml `sessions`). */
+  readonly sessions: SessionsConfig;
   readonly policies: readonly Policy[];
 }
 
@@ -192,6 +197,7 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
     workers: raw.workers === 'auto' ? availableParallelism() : raw.workers!,
     hosts: new Map(Object.entries(raw.hosts ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
     demoTarget: raw.demo_target && raw.demo_target.enabled !== false ? { listen: raw.demo_target.listen } : undefined,
+    sessions: resolveSessions(raw.sessions),
     policies,
   };
 }
@@ -259,6 +265,7 @@ function resolvePolicy(
     agentForwarding: p.allow_agent_forwarding!,
     x11Forwarding: p.allow_x11_forwarding!,
     idleTimeoutMs: p.idle_timeout! * 1000,
+    maxSessionsPerUser: p.max_sessions_per_user,
     recordSessions: p.record_sessions!,
   };
 }

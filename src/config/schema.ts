@@ -5,6 +5,7 @@ import { parseTarget, type TargetSpec } from '../target/username.js';
 import {
   array, boolean, booleanOr, number, object, oneOf, optional, parsed, record, section, string, type Check,
 } from './validator.js';
+import { policyMaxSessionsPerUser, sessionsSchema } from './sessions-config.js';
 
 // The shape of config.yaml. The README's config.yaml reference describes every key; keep the two in step.
 
@@ -144,6 +145,7 @@ const policy = object({
   allow_x11_forwarding: optional(boolean(), false),
   idle_timeout: optional(number({ min: 0, max: 30 * 86400 }), 0),
   record_sessions: optional(boolean(), false),
+  max_sessions_per_user: policyMaxSessionsPerUser,
 });
 
 export const configSchema = object({
@@ -188,6 +190,7 @@ export const configSchema = object({
     enabled: optional(boolean(), true),
     listen,
   })),
+  sessions: optional(sessionsSchema),
   policies: array(policy, { min: 1 }),
 });
 

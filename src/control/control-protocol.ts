@@ -1,9 +1,12 @@
 import { connect } from 'node:net';
 
 // What travels over the control socket: one JSON line each way, with snake_case names as in the
-// connection database (sessions.jsonl).
+// connection database.
 
-export type ControlRequest = { readonly command: 'sessions' } | { readonly command: 'terminate'; readonly session_id: string };
+export type ControlRequest =
+  | { readonly command: 'sessions' }
+  /** Ends the sessions named (one, or several: `terminate --user` and `--all` name those the admin confirmed). */
+  | { readonly command: 'terminate'; readonly session_id?: string; readonly session_ids?: readonly string[] };
 
 export interface SessionSummary {
   readonly session_id: string;

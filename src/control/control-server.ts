@@ -119,8 +119,12 @@ export class ControlServer {
     const r = req as Partial<ControlRequest> & { session_id?: unknown };
     if (r.command === 'sessions') return { ok: true, sessions: await this.sessions.list() };
     if (r.command === 'terminate') {
-      const s = typeof r.session_id === 'string' ? await this.sessions.terminate(r.session_id) : undefined;
-      return s ? { ok: true, sessions: [s] } : { ok: false, error: `no session ${String(r.session_id)}` };
+      // One id, or the list `terminate --user` / `--all` confirmed; ids that have ended since are skipped.
+      const ids = Array.isArray(r.session_ids) ? r.session_ids.map(String) : [String(r.session_id)];
+      const ended = await Promise.all(ids.map((id) => this.sessions.terminate(id)));
+      const chosen = ended.filter((s): s is SessionSummary => s !== undefined);
+      if (chosen.length === 0) return { ok: false, error: `no session ${ids.join(', ')}` };
+      return { ok: true, sessions: chosen };
     }
     return { ok: false, error: `unknown command ${JSON.stringify(r.command)}` };
   }

@@ -37,6 +37,10 @@ export type ErrorCode =
   | 'CLIENT_TIMEOUT'
   | 'IDLE_TIMEOUT'
   | 'TERMINATED'
+  | 'SESSION_LIMIT'
+  // the connection database
+  | 'STORE_SCHEMA_NEWER'
+  | 'STORE_UNAVAILABLE'
   // target
   | 'TARGET_RESOLVE_FAILED'
   | 'TARGET_UNREACHABLE'

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Connection } from 'ssh2';
+import type { ChannelRecord } from '../store/session-db.js';
 
 // What a channel bridge may see of its session: the client connection, the policy's channel rules, where
 // bytes are counted, and how to report channels and recordings. Bridges never see the Session itself, so that
@@ -42,6 +43,11 @@ export interface ChannelContext {
   recorded(path: string): void;
   /** The session's next channel number, for the log. */
   nextChannelId(): number;
+  /**
+   * A channel of `type` was opened: it gets an entry in the connection database, updated through the function
+   * returned (request, command or subsystem, bytes, exit status, closed_at).
+   */
+  openedChannel(type: string): (fields: Partial<Omit<ChannelRecord, 'seq' | 'type' | 'opened_at'>>) => void;
 }
 
 /** What agent forwarding needs, before the session is active. */

@@ -52,6 +52,9 @@ export function relayForward(s: ChannelContext, id: number, type: ForwardType, w
   const counters = { toTarget: 0, toClient: 0 };
   const count = byteCounters(counters, s.bytes);
   s.log.info({ event: 'channel.open', ch: id, type, ...where }, 'channel open');
+  // In the connection database a forwarding's "command" is where it leads (dest=db:5432, ...).
+  const entry = s.openedChannel(type);
+  entry({ command: Object.entries(where).map(([k, v]) => `${k}=${v}`).join(' ') });
   // Half-close is kept: the target's EOF becomes an EOF to the client (ending a server-side ssh2 channel
   // would also close it and drop what the client is still sending).
   new Pump(client, up, count.toTarget, true);
@@ -65,6 +68,7 @@ export function relayForward(s: ChannelContext, id: number, type: ForwardType, w
     if (by === 'target') await flushed(client);
     client.close();
     s.log.info({ event: 'channel.close', ch: id, type, by, bytesToTarget: counters.toTarget, bytesToClient: counters.toClient }, 'channel closed');
+    entry({ closed_at: new Date().toISOString(), bytes_to_target: counters.toTarget, bytes_to_client: counters.toClient });
   };
   client.once('close', () => void close('client'));
   up.once('close', () => void close('target'));

@@ -115,6 +115,10 @@ export function bridgeSessionChannel(s: ChannelContext, id: number, accept: Acce
     client.on('error', ignore);
     client.stderr.on('error', ignore);
     s.log.info({ event: 'channel.open', ch: id, type: kind, ...detail, pty: pty ? pty.term : undefined }, 'channel open');
+    const subsystem = kind.startsWith('subsystem:') ? kind.slice('subsystem:'.length) : null;
+    const entry = s.openedChannel('session');
+    entry({ request: subsystem === null ? kind : 'subsystem', command: detail?.['command'] ?? null, subsystem });
+    const closeEntry = (): void => entry({ closed_at: new Date().toISOString() });
     // Terminal sessions only: their output is what a person saw; exec without a pty and file transfers are
     // data, covered by the channel log and the connection database.
     const record = pty !== undefined && s.rules.recordSessions && (kind === 'shell' || kind === 'exec');
@@ -137,6 +141,7 @@ export function bridgeSessionChannel(s: ChannelContext, id: number, accept: Acce
           client.exit(1);
           client.end();
           void recording?.close();
+          closeEntry();
           resolve();
           return;
         }
@@ -144,12 +149,13 @@ export function bridgeSessionChannel(s: ChannelContext, id: number, accept: Acce
           // The client closed its channel while the target's was opening: do not leave the command running.
           ch.close();
           void recording?.close();
+          closeEntry();
           resolve();
           return;
         }
         up = ch;
         if (window) ch.setWindow(window.rows, window.cols, window.height, window.width);
-        relay(s, id, kind, client, ch, recording).then(resolve, resolve);
+        relay(s, id, entry, kind, client, ch, recording).then(resolve, resolve);
       };
       if (!record) return openOnTarget(open, opened);
       startRecording(s, id, pty!, detail?.['command'], window, onRecordingError).then((r) => {
@@ -159,6 +165,7 @@ export function bridgeSessionChannel(s: ChannelContext, id: number, accept: Acce
       }, (err: Error) => {
         s.log.error({ event: 'recording.failed', ch: id, err: err.message }, 'session recording could not be started; channel refused');
         refuse('this session must be recorded, and the recording could not be started.');
+        closeEntry();
         resolve();
       });
     });
@@ -190,7 +197,7 @@ async function startRecording(
   return r;
 }
 
-async function relay(s: ChannelContext, id: number, kind: string, client: ServerChannel, up: ClientChannel, recording: Recording | undefined): Promise<void> {
+async function relay(s: ChannelContext, id: number, entry: ReturnType<ChannelContext['openedChannel']>, kind: string, client: ServerChannel, up: ClientChannel, recording: Recording | undefined): Promise<void> {
   const counters = { toTarget: 0, toClient: 0 };
   let exit: ExitInfo | undefined;
   up.on('error', ignore);
@@ -224,6 +231,10 @@ async function relay(s: ChannelContext, id: number, kind: string, client: Server
     up.close();
   }
   await recording?.close(); // the channel's close is logged once its recording is complete
+  entry({
+    closed_at: new Date().toISOString(), bytes_to_target: counters.toTarget, bytes_to_client: counters.toClient,
+    exit_status: exit && 'code' in exit ? exit.code : null, exit_signal: exit && 'signal' in exit ? exit.signal : null,
+  });
   s.log.info({ event: 'channel.close', ch: id, type: kind, by, exit: exit && ('code' in exit ? exit.code : exit.signal), bytesToTarget: counters.toTarget, bytesToClient: counters.toClient }, 'channel closed');
 }
 

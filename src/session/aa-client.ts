@@ -21,7 +21,7 @@ export class AaClient extends PluginClient {
       const c = checkVerdict(hook, raw);
       return c.ok ? { ok: true, value: c.verdict, cookie: c.verdict.cookie, sessionCookie: c.verdict.sessionCookie } : c;
     }, (x) => x.verdict);
-    if (v.additionalMetadata !== undefined) this.session.additionalMetadata.push(v.additionalMetadata);
+    if (v.additionalMetadata !== undefined) this.session.noteMetadata(v.additionalMetadata);
     for (const w of v.warnings) this.session.log.warn({ event: 'hook.warning', plugin: this.name, hook }, w);
     return v;
   }

@@ -15,8 +15,10 @@ export interface SharedSessionState {
   readonly closed: boolean;
   readonly log: Logger;
   sessionCookie: JsonObject;
-  readonly verdicts: { hook: string; verdict: string; ms: number }[];
-  readonly additionalMetadata: string[];
+  /** A hook's verdict (or failure code) and how long it took, for the connection database. */
+  noteVerdict(hook: string, verdict: string, ms: number): void;
+  /** An AA plugin's additional_metadata, for the connection database. */
+  noteMetadata(value: string): void;
 }
 
 export type Checked<T> = { ok: true; value: T; cookie: JsonObject | undefined; sessionCookie: JsonObject | undefined } | { ok: false; message: string };
@@ -95,7 +97,7 @@ export class PluginClient {
     const outcome = await call;
     const fail = (code: BastionError['code'], detail: string): never => {
       log.error({ event: 'hook.error', plugin: this.name, hook, code, ms: outcome.ms, detail }, 'plugin hook failed');
-      this.session.verdicts.push({ hook, verdict: code, ms: outcome.ms });
+      this.session.noteVerdict(hook, code, outcome.ms);
       throw new BastionError(code, `plugin ${this.name} ${hook}: ${detail}`);
     };
     if (!outcome.ok) return fail(outcome.code, outcome.message);
@@ -103,7 +105,7 @@ export class PluginClient {
     if (!checked.ok) return fail('PLUGIN_BAD_RESULT', checked.message);
     this.keep(checked.cookie, checked.sessionCookie);
     const summary = describe(checked.value);
-    this.session.verdicts.push({ hook, verdict: summary, ms: outcome.ms });
+    this.session.noteVerdict(hook, summary, outcome.ms);
     log.info({ event: 'hook.call', plugin: this.name, hook, verdict: summary, ms: outcome.ms }, 'hook called');
     return checked.value;
   }

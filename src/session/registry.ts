@@ -1,4 +1,5 @@
 import { BastionError } from '../core/errors.js';
+import { decide, endedForLimit, userKey, type Admission } from './session-limits.js';
 import type { CloseReason, Session } from './session.js';
 
 // The live sessions of this Gatehouse process: counted for limits, listed for admins, drained on shutdown.
@@ -18,6 +19,8 @@ export interface RegistryWatcher {
 export class SessionRegistry {
   private readonly sessions = new Set<Session>();
   private watcher: RegistryWatcher | undefined;
+  /** Sessions counted against the limits (session-limits.ts), from the end of their authorization. */
+  private readonly admitted = new Map<Session, Admission>();
 
   watch(w: RegistryWatcher): void {
     this.watcher = w;
@@ -30,6 +33,32 @@ export class SessionRegistry {
 
   remove(s: Session): void {
     if (this.sessions.delete(s)) this.watcher?.removed(s);
+    this.admitted.delete(s);
+  }
+
+  /**
+   * Counts `s` against max_sessions and max_sessions_per_user (its session's configuration), once its user is
+   * known. Throws SESSION_LIMIT to refuse it, or ends that user's oldest sessions (on_limit: end_oldest).
+   * Synchronous, so that two logins finishing together cannot both pass under a limit.
+   */
+  admit(s: Session): void {
+    const cfg = s.runtime.config.sessions;
+    const user = userKey(s.gateway?.user, s.serverUser ?? '', s.client.ip);
+    const me: Admission = { id: s.id, user, policy: s.policy?.name ?? '', startedAt: s.startedAt };
+    const open = [...this.admitted].filter(([x]) => !x.closed);
+    const d = decide(me, open.map(([, a]) => a), cfg, s.policy?.maxSessionsPerUser);
+    if (!d.ok) {
+      s.log.warn({ event: 'session.limit', rule: d.rule, limit: d.limit, user: user.label, action: 'refused', code: d.error.code }, 'session limit reached; login refused');
+      throw d.error;
+    }
+    for (const old of d.end) {
+      const victim = open.find(([, a]) => a === old)?.[0];
+      if (!victim) continue;
+      this.admitted.delete(victim);
+      s.log.warn({ event: 'session.limit', rule: d.rule, limit: d.limit, user: user.label, action: 'ended_oldest', ended: victim.id }, 'session limit reached; the oldest session of the user ended');
+      void victim.close('session_limit', endedForLimit(user, d.rule!, d.limit!));
+    }
+    this.admitted.set(s, me);
   }
 
   get size(): number {

@@ -9,7 +9,8 @@ import type { ResolvedTarget } from '../target/resolved-target.js';
 import type { Runtime } from './runtime.js';
 import { endConnection } from '../ssh2x/connection-end.js';
 import { BY_APPLICATION, CONNECTION_LOST, disconnectWith } from '../ssh2x/protocol-extras.js';
-import type { SessionStore } from '../store/session-store.js';
+import type { ChannelRecord, SessionStore } from '../store/session-db.js';
+import { SessionJournal } from '../store/session-journal.js';
 import type { ChannelContext, ChannelRules } from '../proxy/channel-context.js';
 import type { AaClient } from './aa-client.js';
 import { routeChannels } from './channel-router.js';
@@ -21,7 +22,8 @@ import type { SharedSessionState } from './plugin-client.js';
 // carries a child logger that gains `user` and `target` as they become known, and ends through one idempotent
 // close(reason) that every path takes: logout, deny, plugin failure, client gone or silent, target gone or
 // silent, idle timeout, an administrator's terminate, shutdown.
-// close() runs session_ended exactly once for every plugin that took part.
+// close() runs session_ended exactly once for every plugin that took part. What the session learns goes into
+// its journal (store/session-journal.ts), which writes the connection database as the storage policy says.
 
 /** How long a closed session's sockets may take to send what is queued before they are cut. */
 const LINGER_MS = 10_000;
@@ -32,10 +34,14 @@ export type SessionPhase = 'login' | 'active' | 'closing' | 'closed';
 
 export type CloseReason =
   | 'logout' | 'denied' | 'client_gone' | 'client_timeout' | 'idle_timeout' | 'login_timeout' | 'target_closed' | 'terminated'
-  | 'shutdown';
+  | 'shutdown' | 'session_limit';
 
 export interface SessionHooks {
   readonly store: SessionStore;
+  /** Which Gatehouse writes the rows (see ConnectionDb.instance). */
+  readonly instance: string;
+  /** Counts the session against the limits once its user is known; throws SESSION_LIMIT to refuse it. */
+  readonly admit: (s: Session) => void;
   readonly onClosed: (s: Session) => void;
 }
 
@@ -46,8 +52,8 @@ export class Session implements SharedSessionState {
   phase: SessionPhase = 'login';
 
   sessionCookie: JsonObject = {};
-  readonly verdicts: { hook: string; verdict: string; ms: number }[] = [];
-  readonly additionalMetadata: string[] = [];
+  /** This session's record in the connection database. */
+  readonly journal: SessionJournal;
 
   readonly bytes = { toTarget: 0, toClient: 0 };
 
@@ -81,6 +87,23 @@ export class Session implements SharedSessionState {
   ) {
     this.logFields = { sid: this.id, ip: client.ip, port: client.port };
     this.log = rootLog.child(this.logFields);
+    this.journal = new SessionJournal({
+      store: hooks.store, storage: runtime.config.sessions.storage, instance: hooks.instance,
+      onError: (err) => this.log.error({ event: 'store.error', err: err.message }, 'could not write the session to the connection database'),
+    }, { session_id: this.id, connected_at: this.startedAt, client_ip: client.ip, client_port: client.port });
+  }
+
+  noteVerdict(hook: string, verdict: string, ms: number): void {
+    this.journal.verdict(hook, verdict, ms);
+  }
+
+  noteMetadata(value: string): void {
+    this.journal.additionalMetadata([value]);
+  }
+
+  /** Counts this session against the session limits (after authorization); throws SESSION_LIMIT to refuse it. */
+  admit(): void {
+    this.hooks.admit(this);
   }
 
   get closed(): boolean {
@@ -116,6 +139,7 @@ export class Session implements SharedSessionState {
   noteServerUser(user: string): void {
     this.facts.serverUser = user;
     this.bind({ user });
+    this.journal.update({ server_user: user });
   }
 
   /** The login chose this policy and target. */
@@ -123,6 +147,7 @@ export class Session implements SharedSessionState {
     this.facts.policy = policy;
     this.facts.target = target;
     this.bind({ policy: policy.name, target: `${target.name}:${target.port}` });
+    this.journal.update({ policy: policy.name, target_name: target.name, target_address: target.address, target_port: target.port });
   }
 
   /** The plugins taking part in this session: each is owed session_ended once it has been called. */
@@ -135,10 +160,12 @@ export class Session implements SharedSessionState {
   noteGateway(gateway: GatewayIdentity): void {
     this.facts.gateway = gateway;
     this.bind({ gwuser: gateway.user });
+    this.journal.update({ gateway_user: gateway.user, gateway_groups: [...gateway.groups] });
   }
 
   noteRecording(path: string): void {
     this.recordingPaths.push(path);
+    this.journal.recording(path);
   }
 
   /**
@@ -149,6 +176,7 @@ export class Session implements SharedSessionState {
     if (this.grant || this.closing) throw new Error('activate() on a session that is not logging in');
     this.grant = grant;
     this.phase = 'active';
+    this.journal.loginAccepted();
     this.resetIdle(Date.now()); // the login's questions are not idle time
     this.log.info({ event: 'session.active', gatewayUser: grant.gateway?.user }, 'login accepted');
     routeChannels(this, grant);
@@ -168,6 +196,10 @@ export class Session implements SharedSessionState {
       recordingsDir: this.runtime.config.recordingsDir,
       trackChannel: (done) => this.trackChannel(done),
       recorded: (path) => this.noteRecording(path),
+      openedChannel: (type) => {
+        const seq = this.journal.openChannel(type);
+        return (fields: Partial<ChannelRecord>) => this.journal.channel(seq, fields);
+      },
       nextChannelId: () => ++channels,
     };
   }
@@ -251,32 +283,8 @@ export class Session implements SharedSessionState {
     // spec 11.15: session_ended once for every plugin that took part.
     await Promise.all([this.facts.aa, this.facts.credstore].filter((p) => p?.tookPart).map((p) => p!.sessionEnded(hookMs)));
     const now = Date.now();
-    try {
-      await this.hooks.store.record({
-        session_id: this.id,
-        started_at: new Date(this.startedAt).toISOString(),
-        ended_at: new Date(now).toISOString(),
-        duration_ms: now - this.startedAt,
-        client_ip: this.client.ip,
-        client_port: this.client.port,
-        policy: this.policy?.name ?? null,
-        server_username: this.serverUser ?? null,
-        target_server: this.target?.name ?? null,
-        target_address: this.target?.address ?? null,
-        target_port: this.target?.port ?? null,
-        gateway_user: this.gateway?.user ?? null,
-        gateway_groups: this.gateway?.groups ?? [],
-        verdicts: this.verdicts,
-        additional_metadata: this.additionalMetadata,
-        end_reason: reason,
-        end_code: error?.code ?? null,
-        bytes_to_target: this.bytes.toTarget,
-        bytes_to_client: this.bytes.toClient,
-        recordings: this.recordingPaths,
-      });
-    } catch (err) {
-      this.log.error({ event: 'store.error', err }, 'could not record the session');
-    }
+    // Never throws (a failed write is logged by the journal); waiting lets a shutdown close the database after.
+    await this.journal.end({ reason, code: error?.code ?? null, bytes_to_target: this.bytes.toTarget, bytes_to_client: this.bytes.toClient }, now);
     this.log.info({
       event: 'session.closed', reason, code: error?.code, wasActive, durationMs: now - this.startedAt,
       bytesToTarget: this.bytes.toTarget, bytesToClient: this.bytes.toClient,

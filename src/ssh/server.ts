@@ -6,7 +6,7 @@ import { BastionError } from '../core/errors.js';
 import type { Runtime } from '../session/runtime.js';
 import type { SessionRegistry } from '../session/registry.js';
 import { Session } from '../session/session.js';
-import type { SessionStore } from '../store/session-store.js';
+import type { ConnectionDb } from '../store/connection-db.js';
 import { defaultInboundCiphers } from '../ssh2x/algorithms.js';
 import { AuthAdapter } from './auth-adapter.js';
 import { onAliveTimeout } from '../ssh2x/connection-end.js';
@@ -22,7 +22,8 @@ import { proxiedFront } from './proxied-listener.js';
 export interface SshServerDeps {
   readonly runtime: () => Runtime;
   readonly log: Logger;
-  readonly store: SessionStore;
+  /** The connection database, open once the server listens. */
+  readonly db: () => Pick<ConnectionDb, 'store' | 'instance'>;
   readonly registry: SessionRegistry;
 }
 
@@ -83,7 +84,7 @@ export class SshServer {
   }
 
   private onConnection(conn: Connection, info: ClientInfo): void {
-    const { registry, store, log } = this.deps;
+    const { registry, db, log } = this.deps;
     const rt = this.deps.runtime();
     const cfg = rt.config;
     // First thing: ssh2 emits 'error' for bad packets and resets, and an unhandled one would end the process.
@@ -101,7 +102,8 @@ export class SshServer {
       conn.end();
       return;
     }
-    const s = new Session(conn, { ip: info.ip, port: info.port }, rt, log, { store, onClosed: (x) => registry.remove(x) });
+    const { store, instance } = db();
+    const s = new Session(conn, { ip: info.ip, port: info.port }, rt, log, { store, instance, admit: (x) => registry.admit(x), onClosed: (x) => registry.remove(x) });
     registry.add(s);
     s.log.info({ event: 'session.connect', client: info.header.versions.software }, 'connection');
     onAliveTimeout(conn, () => void s.close('client_timeout', new BastionError('CLIENT_TIMEOUT',

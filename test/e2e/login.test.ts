@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import ssh2 from 'ssh2';
 import type { Gatehouse } from '../helpers/gatehouse.js';
 import { runSsh } from '../helpers/openssh.js';
+import { assertNoSecrets, rows } from '../helpers/session-db.js';
 import { FIXTURE_AA_PLUGINS, type PolicySpec, type Scenario, startScenario } from '../helpers/scenario.js';
 import type { Sshd } from '../helpers/sshd.js';
 import { parseJsonl } from '../helpers/jsonl.js';
@@ -226,11 +227,12 @@ for (const plugin of FIXTURE_AA_PLUGINS) describe(`login through Gatehouse (Open
 
   test('the connection database keeps verdicts and additional_metadata, and no secret reaches a log or the database', async () => {
     await gh.closedSessions(sessions);
-    const db = readFileSync(join(gh.dir, 'data', 'sessions.jsonl'), 'utf8');
-    const rows = parseJsonl(db);
-    const basic = rows.find((r) => r['policy'] === 'basic' && r['end_reason'] === 'logout')!;
-    assert.deepEqual(basic['additional_metadata'], ['{"ticket":"INC-42"}']);
-    assert.ok((basic['verdicts'] as { verdict: string }[]).some((v) => v.verdict === 'ACCEPT'));
+    const all = await rows(gh);
+    const db = JSON.stringify(all);
+    const basic = all.find((r) => r.policy === 'basic' && r.end_reason === 'logout')!;
+    assert.deepEqual(basic.additional_metadata, ['{"ticket":"INC-42"}']);
+    assert.ok(basic.verdicts.some((v) => v.verdict === 'ACCEPT'));
+    assertNoSecrets(join(gh.dir, 'data'), [SECRET, WRONG, 'Pin-55719']);
     const logText = JSON.stringify(gh.logs);
     for (const secret of [SECRET, WRONG, 'Pin-55719']) {
       assert.ok(!logText.includes(secret), `log contains ${secret}`);

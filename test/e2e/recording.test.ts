@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Gatehouse } from '../helpers/gatehouse.js';
 import { runSsh } from '../helpers/openssh.js';
+import { endedRow } from '../helpers/session-db.js';
+import type { SessionRecord } from '../../src/store/session-db.js';
 import { type PolicySpec, type Scenario, startScenario } from '../helpers/scenario.js';
 import type { Sshd } from '../helpers/sshd.js';
 import { Terminal } from '../helpers/terminal.js';
@@ -32,12 +34,7 @@ describe('session recording', () => {
   let scenario: Scenario | undefined;
   const login = (alias: string): string => `token=good@${sshd.user}@${alias}`;
   /** The connection database line of the session whose channel.open said `pred`. */
-  const recordOf = async (sid: string): Promise<Record<string, unknown>> => {
-    const file = join(gh.dir, 'data', 'sessions.jsonl');
-    const find = (): Record<string, unknown> | undefined => readJsonl(file).find((r) => r['session_id'] === sid);
-    await gh.waitFor(`session ${sid} in the connection database`, () => find() !== undefined);
-    return find()!;
-  };
+  const recordOf = (sid: string): Promise<SessionRecord> => endedRow(gh, sid);
   const lastSid = (): string => gh.logs.filter((l) => l.event === 'channel.open').at(-1)!.sid!;
 
   before(async () => {
@@ -84,7 +81,7 @@ describe('session recording', () => {
     await gh.waitFor('the channel to close', () => gh.logs.some((l) => l.event === 'channel.close' && l.sid === sid));
     const path = String(gh.logs.find((l) => l.event === 'recording.start' && l.sid === sid)!['path']);
     assert.match(path, new RegExp(`/data/recordings/\\d{4}-\\d{2}-\\d{2}/${sid}-\\d+\\.cast$`));
-    assert.deepEqual((await recordOf(sid))['recordings'], [path]);
+    assert.deepEqual((await recordOf(sid)).recordings, [path]);
 
     assert.equal(statSync(path).mode & 0o777, 0o600);
     assert.equal(statSync(join(path, '..')).mode & 0o777, 0o700);
@@ -106,10 +103,10 @@ describe('session recording', () => {
   test('no terminal, or a policy without record_sessions: nothing is recorded', async () => {
     const plain = await runSsh({ port: gh.port, knownHosts: gh.knownHosts, login: login('rec'), command: 'echo plain' });
     assert.equal(plain.stdout, 'plain\n', plain.stderr);
-    assert.deepEqual((await recordOf(lastSid()))['recordings'], []);
+    assert.deepEqual((await recordOf(lastSid())).recordings, []);
     const other = await runSsh({ port: gh.port, knownHosts: gh.knownHosts, login: login('norec'), command: 'echo x', options: ['-tt'] });
     assert.match(other.stdout, /x\r\n/, other.stderr);
-    assert.deepEqual((await recordOf(lastSid()))['recordings'], []);
+    assert.deepEqual((await recordOf(lastSid())).recordings, []);
   });
 
   test('a recording that cannot be made: the terminal channel is refused, the user is told', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
 import { runSsh } from '../helpers/openssh.js';
+import { endedRow } from '../helpers/session-db.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { scenarioHosts, targetKnownHosts } from '../helpers/scenario.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
@@ -81,10 +82,9 @@ describe('the SPS documentation\'s Python examples', () => {
     const closed = await gh.closedSessions(sessions);
     const sid = closed.at(-1)!.sid!;
     assert.deepEqual(output(sid), [`Session ended; session_id='${sid}', session_details='client_ip=127.0.0.1'`]);
-    const db = readJsonl(join(gh.dir, 'data', 'sessions.jsonl'));
-    const row = db.find((x) => x['session_id'] === sid)!;
-    assert.equal(row['gateway_user'], 'username-received-from-third-party');
-    assert.deepEqual(row['additional_metadata'], ['T-1234']);
+    const row = await endedRow(gh, sid);
+    assert.equal(row.gateway_user, 'username-received-from-third-party');
+    assert.deepEqual(row.additional_metadata, ['T-1234']);
   });
 
   test('without authorize, as SPS documents, the connection fails ("Calling Authorize hook of AA plugin failed")', async () => {

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { SessionSummary } from '../../src/control/control-protocol.js';
 import { startGatehouseProcess, type GatehouseProcess } from '../helpers/gatehouse-process.js';
@@ -110,6 +109,7 @@ describe('workers: 2', () => {
     const lost = list.filter((s) => s.worker === dead);
     assert.ok(survivors.length > 0 && lost.length > 0);
     const before = gh.logs.length;
+    const crashedIds = new Set<string>();
     process.kill(dead!, 'SIGKILL');
     await gh.waitFor('the loss to be logged', () => gh.logs.some((l) => l.event === 'worker.lost' && l['worker'] === dead), 30_000);
     const lostLine = gh.logs.find((l) => l.event === 'worker.lost')!;
@@ -126,10 +126,15 @@ describe('workers: 2', () => {
     assert.equal(echoed(), survivors.length);
 
     // The lost ones are recorded as crashed in the connection database.
-    const db = join(gh.dir, 'data', 'sessions.jsonl');
-    await gh.waitFor('crashed rows', () => existsSync(db) && lost.every((s) => readFileSync(db, 'utf8').includes(s.session_id)));
-    const rows = readFileSync(db, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { session_id: string; end_reason: string });
-    for (const s of lost) assert.equal(rows.find((r) => r.session_id === s.session_id)?.end_reason, 'crashed');
+    const crashed = async (): Promise<{ session_id: string; end_reason: string; end_code: string }[]> => {
+      const r = await gh.cli('sessions', '--all', '--reason', 'crashed', '--json');
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as { session_id: string; end_reason: string; end_code: string }[];
+    };
+    await gh.waitFor('crashed rows', () => lost.every((s) => crashedIds.has(s.session_id)), 30_000, async () => {
+      for (const row of await crashed()) crashedIds.add(row.session_id);
+    });
+    for (const row of (await crashed()).filter((x) => lost.some((s) => s.session_id === x.session_id))) assert.equal(row.end_code, 'WORKER_CRASHED');
 
     // The listing now has exactly the survivors; new logins are served (by both workers again).
     const after = await sessions();

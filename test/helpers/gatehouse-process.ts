@@ -22,7 +22,8 @@ export interface GatehouseProcess {
   /** known_hosts trusting Gatehouse's host keys on `port`. */
   knownHosts(port: number): string;
   clientKeyLine(): string;
-  waitFor(what: string, pred: () => boolean, timeoutMs?: number): Promise<void>;
+  /** Polls `pred` (running `refresh` first each time, if given) until it holds. */
+  waitFor(what: string, pred: () => boolean, timeoutMs?: number, refresh?: () => Promise<void>): Promise<void>;
   cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Rewrites config.yaml with more top-level keys and, if given, other policy specs. */
   writeConfig(extra: Record<string, unknown>, specs?: readonly PolicySpec[]): void;
@@ -75,9 +76,9 @@ export async function startGatehouseProcess(sshd: Sshd, specs: readonly PolicySp
   child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
-  const waitFor = async (what: string, pred: () => boolean, timeoutMs = 30_000): Promise<void> => {
+  const waitFor = async (what: string, pred: () => boolean, timeoutMs = 30_000, refresh?: () => Promise<void>): Promise<void> => {
     const deadline = Date.now() + timeoutMs;
-    while (!pred()) {
+    while ((await refresh?.(), !pred())) {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\nstderr: ${err}`);
       await new Promise((r) => setTimeout(r, 25));
     }

@@ -12,7 +12,7 @@ import { runLogin, type LoginDeps } from '../../src/session/login.js';
 import { buildRuntime, type Runtime } from '../../src/session/runtime.js';
 import { Session } from '../../src/session/session.js';
 import { chooseTarget } from '../../src/session/target-choice.js';
-import { JsonlSessionStore } from '../../src/store/session-store.js';
+import { SqliteSessionStore } from '../../src/store/sqlite-store.js';
 import { ROOT } from '../helpers/paths.js';
 
 // The login flow on its own: the real demo_token plugin through the real plugin host, with the target choice
@@ -48,7 +48,7 @@ policies:
 
   const session = (): Session => {
     const conn = Object.assign(new EventEmitter(), { end: () => undefined }) as unknown as Connection;
-    return new Session(conn, { ip: '127.0.0.1', port: 50000 }, rt, log, { store: new JsonlSessionStore(join(dir, 's.jsonl')), onClosed: () => undefined });
+    return new Session(conn, { ip: '127.0.0.1', port: 50000 }, rt, log, { store: SqliteSessionStore.open(join(dir, 's.db')), instance: 'test', admit: () => undefined, onClosed: () => undefined });
   };
   const fakeUpstream = { end: () => undefined } as unknown as SshClient;
   const deps = (calls: string[]): LoginDeps => ({
@@ -83,7 +83,7 @@ policies:
     assert.deepEqual(asked, ['Demo token (hint: gatehouse): |noecho']);
     assert.deepEqual(calls, ['resolve db01', 'connect root@10.9.9.9:22']);
     assert.equal(s.phase, 'login', 'only activate(grant) makes the session active');
-    assert.deepEqual(s.verdicts.map((v) => `${v.hook}:${v.verdict}`), ['authenticate:NEEDINFO', 'authenticate:ACCEPT', 'authorize:ACCEPT']);
+    assert.deepEqual(s.journal.snapshot().verdicts.map((v) => `${v.hook}:${v.verdict}`), ['authenticate:NEEDINFO', 'authenticate:ACCEPT', 'authorize:ACCEPT']);
   });
 
   test('a pre-answered question is not asked', async () => {
@@ -107,6 +107,6 @@ policies:
     const err = await runLogin(s, 'root@elsewhere', answers({}, []), deps([])).then(() => undefined, (e: unknown) => e);
     assert.ok(err instanceof BastionError);
     assert.equal(err.code, 'TARGET_NOT_ALLOWED');
-    assert.deepEqual(s.verdicts, []);
+    assert.deepEqual(s.journal.snapshot().verdicts, []);
   });
 });

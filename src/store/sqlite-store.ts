@@ -1,0 +1,255 @@
+import Database, { type Database as Db, type Statement } from 'better-sqlite3';
+import { closeSync, chmodSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { BastionError } from '../core/errors.js';
+import type { ChannelRecord, ExpiryRules, SessionFields, SessionQuery, SessionRecord, SessionStore } from './session-db.js';
+import { migrate } from './sqlite-schema.js';
+
+// The embedded connection database: SQLite in WAL mode through better-sqlite3. better-sqlite3 is synchronous,
+// so writes are queued and run together in one transaction on the next turn of the event loop: a burst of
+// logins costs one commit, not one per phase, and a caller never waits inside SQLite while it holds a socket.
+// With WAL and synchronous=NORMAL a commit does not fsync; a power cut may lose the last commits, a process
+// crash loses nothing committed.
+
+const JSON_COLUMNS = new Set(['gateway_groups', 'verdicts', 'additional_metadata', 'recordings']);
+const TIME_COLUMNS = new Set(['connected_at', 'login_at', 'ended_at', 'updated_at', 'opened_at', 'closed_at']);
+const SESSION_COLUMNS = [
+  'session_id', 'instance', 'connected_at', 'login_at', 'ended_at', 'updated_at', 'client_ip', 'client_port', 'policy',
+  'server_user', 'target_name', 'target_address', 'target_port', 'gateway_user', 'gateway_groups', 'verdicts',
+  'additional_metadata', 'recordings', 'end_reason', 'end_code', 'bytes_to_target', 'bytes_to_client',
+] as const;
+const CHANNEL_COLUMNS = [
+  'session_id', 'seq', 'type', 'request', 'command', 'subsystem', 'opened_at', 'closed_at', 'bytes_to_target',
+  'bytes_to_client', 'exit_status', 'exit_signal',
+] as const;
+/** Rows deleted per statement when expiring, so that a large expiry does not hold the loop for long. */
+const DELETE_BATCH = 500;
+const DEFAULT_LIMIT = 1000;
+
+type Row = Record<string, unknown>;
+
+function toColumn(key: string, v: unknown): unknown {
+  if (v === undefined || v === null) return null;
+  if (JSON_COLUMNS.has(key)) return JSON.stringify(v);
+  if (TIME_COLUMNS.has(key)) return Date.parse(v as string);
+  return v;
+}
+
+function fromColumn(key: string, v: unknown): unknown {
+  if (v === null) return JSON_COLUMNS.has(key) ? [] : null;
+  if (JSON_COLUMNS.has(key)) return JSON.parse(v as string);
+  if (TIME_COLUMNS.has(key)) return new Date(v as number).toISOString();
+  return v;
+}
+
+function fromRow(row: Row): Row {
+  const out: Row = {};
+  for (const [k, v] of Object.entries(row)) out[k] = fromColumn(k, v);
+  return out;
+}
+
+export interface SqliteOptions {
+  /** For the command line: fail rather than create a database that is not there. */
+  readonly mustExist?: boolean;
+}
+
+export class SqliteSessionStore implements SessionStore {
+  private queue: { run: () => void; done: (err?: Error) => void }[] = [];
+  private scheduled: NodeJS.Immediate | undefined;
+  private readonly patches = new Map<string, Statement>();
+  private readonly insertSession: Statement;
+  private readonly insertChannel: Statement;
+  private readonly deleteChannels: Statement;
+  private readonly selectChannels: Statement;
+  private readonly sessionExists: Statement;
+  private readonly savepoint: (fn: () => void) => void;
+  private closed = false;
+
+  private constructor(private readonly db: Db, readonly file: string) {
+    this.insertSession = db.prepare(`INSERT OR REPLACE INTO sessions (${SESSION_COLUMNS.join(', ')}) VALUES (${SESSION_COLUMNS.map((c) => `@${c}`).join(', ')})`);
+    this.insertChannel = db.prepare(`INSERT OR REPLACE INTO channels (${CHANNEL_COLUMNS.join(', ')}) VALUES (${CHANNEL_COLUMNS.map((c) => `@${c}`).join(', ')})`);
+    this.deleteChannels = db.prepare('DELETE FROM channels WHERE session_id = ?');
+    this.sessionExists = db.prepare('SELECT 1 FROM sessions WHERE session_id = ?');
+    this.savepoint = db.transaction((fn: () => void) => fn());
+    this.selectChannels = db.prepare('SELECT * FROM channels WHERE session_id IN (SELECT value FROM json_each(?)) ORDER BY session_id, seq');
+  }
+
+  /** Opens (creating it, mode 0600, unless `mustExist`) and migrates the database at `file`. */
+  static open(file: string, opts: SqliteOptions = {}): SqliteSessionStore {
+    let db: Db;
+    try {
+      if (!opts.mustExist) {
+        mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+        // SQLite gives the -wal and -shm files the database file's mode: create it private first.
+        closeSync(openSync(file, 'a', 0o600));
+        chmodSync(file, 0o600);
+      }
+      db = new Database(file, { fileMustExist: opts.mustExist ?? false });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new BastionError('STORE_UNAVAILABLE', code === 'SQLITE_CANTOPEN'
+        ? `no session database at ${file} (Gatehouse has not run with this state_dir yet)`
+        : `cannot open the session database ${file}: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      db.pragma('busy_timeout = 5000');
+      migrate(db, file);
+      return new SqliteSessionStore(db, file);
+    } catch (err) {
+      db.close();
+      if (err instanceof BastionError) throw err;
+      throw new BastionError('STORE_UNAVAILABLE', `cannot use the session database ${file}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  put(rec: SessionRecord): Promise<void> {
+    return this.enqueue(() => {
+      const row: Row = {};
+      for (const c of SESSION_COLUMNS) row[c] = toColumn(c, (rec as unknown as Row)[c]);
+      this.insertSession.run(row);
+      this.deleteChannels.run(rec.session_id);
+      for (const ch of rec.channels) this.writeChannel(rec.session_id, ch);
+    });
+  }
+
+  patch(id: string, fields: SessionFields): Promise<void> {
+    const keys = Object.keys(fields).filter((k) => (SESSION_COLUMNS as readonly string[]).includes(k) && k !== 'session_id').sort();
+    if (keys.length === 0) return Promise.resolve();
+    return this.enqueue(() => {
+      const shape = keys.join(',');
+      let stmt = this.patches.get(shape);
+      if (!stmt) {
+        stmt = this.db.prepare(`UPDATE sessions SET ${keys.map((k) => `${k} = @${k}`).join(', ')} WHERE session_id = @session_id`);
+        this.patches.set(shape, stmt);
+      }
+      const row: Row = { session_id: id };
+      for (const k of keys) row[k] = toColumn(k, (fields as Row)[k]);
+      stmt.run(row);
+    });
+  }
+
+  putChannel(id: string, ch: ChannelRecord): Promise<void> {
+    return this.enqueue(() => this.writeChannel(id, ch));
+  }
+
+  private writeChannel(id: string, ch: ChannelRecord): void {
+    const row: Row = { session_id: id };
+    for (const c of CHANNEL_COLUMNS) if (c !== 'session_id') row[c] = toColumn(c, (ch as unknown as Row)[c]);
+    // A channel of a session that has no row (storage policy, or expired) is dropped, not an error.
+    if (this.sessionExists.get(id)) this.insertChannel.run(row);
+  }
+
+  async get(id: string): Promise<SessionRecord | undefined> {
+    this.flush();
+    const row = this.db.prepare('SELECT * FROM sessions WHERE session_id = ?').get(id) as Row | undefined;
+    return row ? this.withChannels([row])[0] : undefined;
+  }
+
+  async query(q: SessionQuery): Promise<SessionRecord[]> {
+    this.flush();
+    const where: string[] = [];
+    const args: Row = { limit: q.limit ?? DEFAULT_LIMIT };
+    if (q.user !== undefined) { where.push('(gateway_user = @user OR server_user = @user)'); args.user = q.user; }
+    if (q.target !== undefined) { where.push('(target_name = @target OR target_address = @target)'); args.target = q.target; }
+    if (q.policy !== undefined) { where.push('policy = @policy'); args.policy = q.policy; }
+    if (q.since !== undefined) { where.push('connected_at >= @since'); args.since = q.since; }
+    if (q.until !== undefined) { where.push('connected_at < @until'); args.until = q.until; }
+    if (q.reason === 'live') where.push('ended_at IS NULL');
+    else if (q.reason !== undefined) { where.push('end_reason = @reason'); args.reason = q.reason; }
+    const sql = `SELECT * FROM sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY connected_at DESC, session_id LIMIT @limit`;
+    return this.withChannels(this.db.prepare(sql).all(args) as Row[]);
+  }
+
+  private withChannels(rows: Row[]): SessionRecord[] {
+    const byId = new Map<string, Row[]>();
+    const ids = rows.map((r) => r.session_id as string);
+    for (const ch of this.selectChannels.all(JSON.stringify(ids)) as Row[]) {
+      const { session_id: sid, ...rest } = fromRow(ch);
+      let list = byId.get(sid as string);
+      if (!list) byId.set(sid as string, (list = []));
+      list.push(rest);
+    }
+    return rows.map((r) => ({ ...fromRow(r), channels: byId.get(r.session_id as string) ?? [] }) as unknown as SessionRecord);
+  }
+
+  recoverCrashed(instance: string): Promise<number> {
+    let n = 0;
+    return this.enqueue(() => {
+      this.db.prepare(`UPDATE channels SET closed_at = (SELECT updated_at FROM sessions s WHERE s.session_id = channels.session_id)
+        WHERE closed_at IS NULL AND session_id IN (SELECT session_id FROM sessions WHERE ended_at IS NULL AND instance = ?)`).run(instance);
+      n = this.db.prepare(`UPDATE sessions SET ended_at = updated_at, end_reason = 'crashed', end_code = 'CRASHED'
+        WHERE ended_at IS NULL AND instance = ?`).run(instance).changes;
+    }).then(() => n);
+  }
+
+  async expire(now: number, rules: ExpiryRules): Promise<number> {
+    const steps: [string, number][] = [];
+    if (rules.anonymousExpirySeconds > 0) steps.push(['login_at IS NULL AND ended_at IS NOT NULL AND ended_at < ?', now - rules.anonymousExpirySeconds * 1000]);
+    if (rules.retentionDays > 0) steps.push(['ended_at IS NOT NULL AND ended_at < ?', now - rules.retentionDays * 86_400_000]);
+    let total = 0;
+    for (const [cond, before] of steps) {
+      const stmt = this.db.prepare(`DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions WHERE ${cond} LIMIT ${DELETE_BATCH})`);
+      for (;;) {
+        if (this.closed) return total;
+        let changes = 0;
+        await this.enqueue(() => { changes = stmt.run(before).changes; });
+        total += changes;
+        if (changes < DELETE_BATCH) break;
+      }
+    }
+    return total;
+  }
+
+  async meta(key: string): Promise<string | undefined> {
+    this.flush();
+    return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+  }
+
+  setMeta(key: string, value: string): Promise<void> {
+    return this.enqueue(() => { this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, value); });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    this.db.close();
+  }
+
+  private enqueue(run: () => void): Promise<void> {
+    if (this.closed) return Promise.reject(new BastionError('STORE_UNAVAILABLE', `session database ${this.file} is closed`));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ run, done: (err) => (err ? reject(err) : resolve()) });
+      this.scheduled ??= setImmediate(() => this.flush());
+    });
+  }
+
+  /** Runs every queued write in one transaction; a failing write fails only its own caller. */
+  private flush(): void {
+    if (this.scheduled) clearImmediate(this.scheduled);
+    this.scheduled = undefined;
+    const batch = this.queue;
+    if (batch.length === 0) return;
+    this.queue = [];
+    const results: (Error | undefined)[] = [];
+    try {
+      this.db.transaction(() => {
+        for (const op of batch) {
+          try {
+            this.savepoint(op.run); // nested: a savepoint, rolled back alone if it throws
+            results.push(undefined);
+          } catch (err) {
+            results.push(err as Error);
+          }
+        }
+      })();
+    } catch (err) {
+      for (const op of batch) op.done(err as Error);
+      return;
+    }
+    batch.forEach((op, i) => op.done(results[i]));
+  }
+}
