@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { loadConfigFile, type Config } from './config/config.js';
 import type { SessionControl } from './control/control-protocol.js';
 import { ControlServer, localSessionControl } from './control/control-server.js';
+import { hostsLink } from './control/hosts-sessions.js';
 import { DemoTarget } from './demo/demo-target.js';
 import { settleWithin } from './core/deadline.js';
 import { BastionError } from './core/errors.js';
@@ -41,8 +42,8 @@ export interface App {
 /** The settings applied at start only, as one comparable text (the target_alive ones apply per session). */
 function startOnly(config: Config): string {
   const { targetAliveIntervalMs, targetAliveCountMax, ...clientSsh } = config.ssh;
-  const { listen, keysDir, gc, controlSocket, demoTarget, workers } = config;
-  return JSON.stringify({ listen, keysDir, gc, clientSsh, controlSocket, demoTarget, workers });
+  const { listen, keysDir, gc, controlSocket, demoTarget, workers, database } = config;
+  return JSON.stringify({ listen, keysDir, gc, clientSsh, controlSocket, demoTarget, workers, database });
 }
 
 export interface AppOptions {
@@ -79,7 +80,9 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     },
   });
   const sessions = localSessionControl(registry, log);
-  const control = opts.worker ? undefined : new ControlServer(config.controlSocket, sessions, log);
+  // With a shared database, the control socket sees and ends the sessions of every Gatehouse host.
+  const hosts = !opts.worker && config.database ? hostsLink(sessions, config.database, log) : undefined;
+  const control = opts.worker ? undefined : new ControlServer(config.controlSocket, hosts?.control ?? sessions, log);
   const addresses: AddressInfo[] = [];
   let demo: DemoTarget | undefined;
   let demoAddress: AddressInfo | undefined;
@@ -100,6 +103,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
         demo = new DemoTarget(config.keysDir, [...new Set(config.policies.flatMap((p) => (p.targetAuth.method === 'key' ? [runtime.clientKey(p.targetAuth.keyFile)] : [])))], log);
         demoAddress = await demo.listen(config.demoTarget.listen);
       }
+      await hosts?.start();
       await control?.listen();
       db = await openConnectionDb(config.stateDir, () => runtime.config.sessions, log, { worker: opts.worker ?? false });
       addresses.push(...(await server.listen(config.listen)));
@@ -121,6 +125,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     async stop(deadlineMs = runtime.config.timeouts.shutdownMs) {
       server.stopListening();
       control?.close();
+      await hosts?.close();
       clearInterval(idleSweep);
       log.info({ event: 'shutdown.start', sessions: registry.size, deadlineMs }, 'shutting down');
       // session_ended gets what is left of the deadline, so that every session is recorded before exit.

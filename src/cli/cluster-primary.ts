@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { parseConfig, type Config } from '../config/config.js';
 import type { SessionControl, SessionSummary } from '../control/control-protocol.js';
 import { ControlServer } from '../control/control-server.js';
+import { hostsLink } from '../control/hosts-sessions.js';
 import { BastionError } from '../core/errors.js';
 import { ensureHostKeys, ensureKey } from '../ssh2x/keys.js';
 import { openConnectionDb, type ConnectionDb } from '../store/connection-db.js';
@@ -122,11 +123,13 @@ export async function runPrimary(config: Config, configText: string, log: Logger
       return replies.flatMap((r) => r?.sessions ?? [])[0];
     },
   };
-  const control = new ControlServer(config.controlSocket, sessions, log);
+  const hosts = config.database ? hostsLink(sessions, config.database, log) : undefined;
+  const control = new ControlServer(config.controlSocket, hosts?.control ?? sessions, log);
 
   const stop = async (): Promise<{ drained: boolean }> => {
     stopping = true;
     control.close();
+    await hosts?.close();
     const all = [...workers.values()];
     log.info({ event: 'shutdown.start', workers: all.map((w) => w.pid) }, 'shutting down the workers');
     const exits = all.map((w) => new Promise<boolean>((resolve) => {
@@ -150,11 +153,13 @@ export async function runPrimary(config: Config, configText: string, log: Logger
   // live rows crash recovery would otherwise close), then the database, then the workers, all of which must
   // come up, or none serves.
   try {
+    await hosts?.start();
     await control.listen();
     db = await openConnectionDb(config.stateDir, () => current.sessions, log);
   } catch (err) {
     stopping = true;
     control.close();
+    await hosts?.close();
     throw err;
   }
   const started = Array.from({ length: config.workers }, () => fork());

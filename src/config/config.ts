@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { BastionError } from '../core/errors.js';
 import type { TargetSpec } from '../target/username.js';
@@ -98,6 +98,11 @@ export interface Config {
   readonly gc: GcMode;
   /** Processes serving SSH (config `workers`, "auto" being the CPU count); above 1, a primary supervises them. */
   readonly workers: number;
+  /**
+   * The shared PostgreSQL of several Gatehouse hosts, and this host's name among them (default: the host
+   * name; give each Gatehouse sharing one machine its own).
+   */
+  readonly database: { readonly url: string; readonly instance: string } | undefined;
   readonly hosts: ReadonlyMap<string, TargetSpec>;
   readonly demoTarget: { readonly listen: ListenAddress } | undefined;
   /** The connection database and the session limits (config.yaml `sessions`). */
@@ -195,6 +200,7 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
     },
     gc: raw.gc!,
     workers: raw.workers === 'auto' ? availableParallelism() : raw.workers!,
+    database: raw.database ? { url: raw.database.url, instance: raw.database.instance ?? hostname() } : undefined,
     hosts: new Map(Object.entries(raw.hosts ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
     demoTarget: raw.demo_target && raw.demo_target.enabled !== false ? { listen: raw.demo_target.listen } : undefined,
     sessions: resolveSessions(raw.sessions),

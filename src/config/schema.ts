@@ -185,6 +185,10 @@ export const configSchema = object({
   }),
   gc: optional(oneOf(GC_MODES), 'throughput'),
   workers: optional(workers, 1),
+  database: optional(object({
+    url: string({ pattern: /^postgres(ql)?:\/\//, hint: 'a PostgreSQL URL such as postgres://gatehouse@db.example.com/gatehouse' }),
+    instance: optional(string({ pattern: /^[A-Za-z0-9_.:-]{1,40}$/, hint: 'up to 40 letters, digits, ".", "_", ":" or "-"' })),
+  })),
   hosts: optional(record(hostAlias, /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/)),
   demo_target: optional(object({
     enabled: optional(boolean(), true),

@@ -22,6 +22,8 @@ export interface SessionSummary {
   readonly bytes_to_client: number;
   /** The process serving it (with `workers`, one of the worker processes). */
   readonly worker: number;
+  /** The Gatehouse host serving it, where several share one database (database.url). */
+  readonly instance?: string;
 }
 
 /** What the control socket acts on: this process's sessions, or (with workers) every worker's. */
