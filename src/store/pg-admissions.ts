@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { BastionError } from '../errors.js';
+import { BastionError } from '../core/errors.js';
 import { redactUrl } from './pg-store.js';
 
 // The sessions admitted under the session limits, shared by every Gatehouse host of one PostgreSQL, so that
