@@ -16,6 +16,7 @@ import { SshServer } from './ssh/server.js';
 import { checkSsh2Internals } from './ssh2x/internals.js';
 import { cryptoBindingAvailable } from './ssh2x/protocol-extras.js';
 import { openConnectionDb, type ConnectionDb } from './store/connection-db.js';
+import { PgAdmissions } from './store/pg-admissions.js';
 
 // The composition root: builds the runtime snapshot, the session store and registry, the SSH server, the
 // control socket, the idle sweep and the demo target, and owns start, reload and a deadline-bound stop.
@@ -72,6 +73,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   // Opened in start(), once the control socket has shown that no other Gatehouse uses this state_dir (its crash
   // recovery would otherwise close that one's live sessions).
   let db: ConnectionDb | undefined;
+  let ledger: PgAdmissions | undefined;
   const server = new SshServer({
     runtime: () => runtime, log, registry,
     db: () => {
@@ -105,7 +107,14 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       }
       await hosts?.start();
       await control?.listen();
-      db = await openConnectionDb(config.stateDir, () => runtime.config.sessions, log, { worker: opts.worker ?? false });
+      db = await openConnectionDb(config.stateDir, () => runtime.config.sessions, log, { worker: opts.worker ?? false, database: config.database });
+      if (config.database) {
+        // The session limits hold across the hosts sharing the database (a worker's primary clears its
+        // host's old places, as it does crash recovery).
+        ledger = await PgAdmissions.open(config.database.url, config.database.instance);
+        if (!opts.worker) await ledger.forgetOwn();
+        registry.share(ledger, async (id) => hosts?.control.terminate(id));
+      }
       addresses.push(...(await server.listen(config.listen)));
     },
     reload() {
@@ -136,6 +145,9 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       // After the drain: every closed session's last write is queued, and close() commits it.
       await db?.close().catch((err: unknown) => log.error({ event: 'store.error', err: (err as Error).message }, 'closing the connection database failed'));
       db = undefined;
+      // The ledger releases of the sessions just closed are in flight on its pool; end() waits for them.
+      await ledger?.close().catch(() => undefined);
+      ledger = undefined;
       await runtime.shutdown();
       rmSync(ephemeral, { recursive: true, force: true });
       log.info({ event: 'shutdown.done', drained }, 'stopped');

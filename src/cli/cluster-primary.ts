@@ -9,6 +9,7 @@ import { hostsLink } from '../control/hosts-sessions.js';
 import { BastionError } from '../core/errors.js';
 import { ensureHostKeys, ensureKey } from '../ssh2x/keys.js';
 import { openConnectionDb, type ConnectionDb } from '../store/connection-db.js';
+import { PgAdmissions } from '../store/pg-admissions.js';
 import { isFromWorker, type FromWorker, type ToWorker } from './cluster-messages.js';
 
 // `workers: N` above 1: this process serves no SSH itself. It forks N workers (node:cluster, which shares the
@@ -66,6 +67,7 @@ export async function runPrimary(config: Config, configText: string, log: Logger
   const pending = new Map<number, (m: Extract<FromWorker, { t: 'reply' }> | undefined) => void>();
   // The primary alone recovers crashed rows, imports sessions.jsonl and runs expiry; workers only write.
   let db: ConnectionDb | undefined;
+  let ledger: PgAdmissions | undefined;
   cluster.setupPrimary({ serialization: 'json' });
 
   const ask = (w: WorkerState, msg: ToWorker & { id: number }, timeoutMs = ASK_MS): Promise<Extract<FromWorker, { t: 'reply' }> | undefined> =>
@@ -104,6 +106,7 @@ export async function runPrimary(config: Config, configText: string, log: Logger
       `worker ${state.pid} died (${signal ?? `exit ${code}`}); its ${lost.length} session(s) ended as crashed; starting a replacement`);
     const now = Date.now();
     if (db) void recordCrashed(db, lost, now, log);
+    for (const s of lost) ledger?.release(s.session_id).catch(() => undefined);
     if (!state.ready) return; // one that never started is not restarted (start-up reports it)
     const pause = now - state.startedAt < QUICK_DEATH_MS ? RESTART_PAUSE_MS : 0;
     setTimeout(() => { if (!stopping) fork(); }, pause).unref();
@@ -145,6 +148,7 @@ export async function runPrimary(config: Config, configText: string, log: Logger
       log.error({ event: 'shutdown.deadline' }, 'workers still running after the shutdown deadline were killed');
     }
     await db?.close();
+    await ledger?.close().catch(() => undefined);
     log.info({ event: 'shutdown.done' }, 'stopped');
     return { drained: done !== 'late' && done.every(Boolean) };
   };
@@ -155,11 +159,17 @@ export async function runPrimary(config: Config, configText: string, log: Logger
   try {
     await hosts?.start();
     await control.listen();
-    db = await openConnectionDb(config.stateDir, () => current.sessions, log);
+    db = await openConnectionDb(config.stateDir, () => current.sessions, log, { database: config.database });
+    if (config.database) {
+      ledger = await PgAdmissions.open(config.database.url, config.database.instance);
+      await ledger.forgetOwn(); // the places this host held before it last stopped
+    }
   } catch (err) {
     stopping = true;
     control.close();
     await hosts?.close();
+    await db?.close().catch(() => undefined);
+    await ledger?.close().catch(() => undefined);
     throw err;
   }
   const started = Array.from({ length: config.workers }, () => fork());

@@ -103,7 +103,7 @@ export class SshServer {
       return;
     }
     const { store, instance } = db();
-    const s = new Session(conn, { ip: info.ip, port: info.port }, rt, log, { store, instance, admit: (x) => registry.admit(x), onClosed: (x) => registry.remove(x) });
+    const s = new Session(conn, { ip: info.ip, port: info.port }, rt, log, { store, instance, admit: (x) => registry.admitAnywhere(x), onClosed: (x) => registry.remove(x) });
     registry.add(s);
     s.log.info({ event: 'session.connect', client: info.header.versions.software }, 'connection');
     onAliveTimeout(conn, () => void s.close('client_timeout', new BastionError('CLIENT_TIMEOUT',

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import type { SessionSummary } from '../../src/control/control-protocol.js';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
 import { cliRun } from '../helpers/gatehouse-process.js';
@@ -41,17 +42,19 @@ describe('two Gatehouse hosts behind HAProxy, one PostgreSQL', () => {
           hosts: scenarioHosts(sshd, SPECS),
           listen: [{ address: '127.0.0.1:0', proxy_protocol: { trusted: ['127.0.0.1'] } }],
           database: { url, instance },
+          // One session per user (here: server user and client address) across both hosts.
+          sessions: { max_sessions_per_user: 1, on_limit: 'refuse' },
         }),
       }));
       sshd.authorize(gh[gh.length - 1]!.clientKeyLine);
     }
-    haproxy = await startHaproxy([{ proxy: 'v2', backends: gh.map((g) => g.port) }]);
+    // The first frontend spreads over both hosts; the other two reach one host each, for the limit test.
+    haproxy = await startHaproxy([{ proxy: 'v2', backends: gh.map((g) => g.port) }, ...gh.map((g) => ({ proxy: 'v2' as const, backends: [g.port] }))]);
     port = haproxy.ports[0]!;
     // Clients see both hosts behind one address: their known_hosts trusts the keys of both (a deployment gives
     // the hosts the same host keys instead, as docs/scale-out.md says).
     knownHosts = join(gh[0]!.dir, 'lb_known_hosts');
-    writeFileSync(knownHosts, readFileSync(gh[0]!.knownHosts, 'utf8').split(`[127.0.0.1]:${gh[0]!.port} `).join(`[127.0.0.1]:${port} `)
-      + readFileSync(gh[1]!.knownHosts, 'utf8').split(`[127.0.0.1]:${gh[1]!.port} `).join(`[127.0.0.1]:${port} `));
+    writeFileSync(knownHosts, haproxy.ports.flatMap((p) => gh.map((g) => readFileSync(g.knownHosts, 'utf8').split(`[127.0.0.1]:${g.port} `).join(`[127.0.0.1]:${p} `))).join(''));
   });
   after(async () => {
     for (const c of clients) c.kill();
@@ -107,5 +110,33 @@ describe('two Gatehouse hosts behind HAProxy, one PostgreSQL', () => {
     assert.ok(!(await sessionsOn(a)).some((s) => s.session_id === onB.id));
     const none = await cliRun('terminate', 'no-such-session', '--config', a.configFile);
     assert.equal(none.code, 1);
+  });
+
+  test('the per-user limit holds across the hosts: a second session of the same user is refused on the other host', async () => {
+    const [a, b] = gh as [Gatehouse, Gatehouse];
+    const [, toA, toB] = haproxy.ports as [number, number, number];
+    const login = `token=${TOKEN}@${sshd.user}@tgt`;
+    const first = spawn('ssh', [...sshArgs({ port: toA, knownHosts, login }), '-b', '127.0.0.20', '127.0.0.1', 'sleep 300'],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DISPLAY: '' } });
+    clients.push(first);
+    await a.waitFor('the first session, on host A', () => a.app.registry.list().some((s) => s.client.ip === '127.0.0.20' && s.phase === 'active'), 60_000);
+    const second = await runSsh({ port: toB, knownHosts, login, options: ['-b', '127.0.0.20', '-o', 'LogLevel=INFO'], command: 'true', timeoutMs: 60_000 });
+    assert.notEqual(second.code, 0);
+    assert.match(second.stderr, /already has 1 session open, and at most 1 session may be open at once/);
+    assert.ok(b.logs.some((l) => l.event === 'session.limit' && l['action'] === 'refused' && l['shared'] === true));
+    // Another client address is another user here: it is let in on host B.
+    const other = await runSsh({ port: toB, knownHosts, login, options: ['-b', '127.0.0.21'], command: 'echo other', timeoutMs: 60_000 });
+    assert.equal(other.code, 0, other.stderr);
+    // Once the first session ends, its place is free on host B too.
+    first.kill();
+    await a.waitFor('the first session to close', () => !a.app.registry.list().some((s) => s.client.ip === '127.0.0.20'), 30_000);
+    const again = await runSsh({ port: toB, knownHosts, login, options: ['-b', '127.0.0.20'], command: 'echo again', timeoutMs: 60_000 });
+    assert.equal(again.code, 0, again.stderr);
+    // Both hosts write their sessions into the one database.
+    const c = new pg.Client({ connectionString: db.url('gatehouse') });
+    await c.connect();
+    const rows = (await c.query<{ instance: string }>('SELECT DISTINCT instance FROM sessions ORDER BY instance')).rows;
+    await c.end();
+    assert.deepEqual(rows.map((r) => r.instance), ['gh-a', 'gh-b']);
   });
 });
