@@ -138,5 +138,10 @@ describe('two Gatehouse hosts behind HAProxy, one PostgreSQL', () => {
     const rows = (await c.query<{ instance: string }>('SELECT DISTINCT instance FROM sessions ORDER BY instance')).rows;
     await c.end();
     assert.deepEqual(rows.map((r) => r.instance), ['gh-a', 'gh-b']);
+    // History on either host reads the shared database: both hosts' ended sessions.
+    const history = await cliRun('sessions', '--all', '--json', '--config', b.configFile);
+    assert.equal(history.code, 0, history.stderr);
+    const ended = JSON.parse(history.stdout) as { instance: string; end_reason: string | null }[];
+    assert.deepEqual(new Set(ended.filter((r) => r.end_reason).map((r) => r.instance)), new Set(['gh-a', 'gh-b']));
   });
 });
