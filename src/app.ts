@@ -10,7 +10,10 @@ import { hostsLink } from './control/hosts-sessions.js';
 import { DemoTarget } from './demo/demo-target.js';
 import { settleWithin } from './core/deadline.js';
 import { BastionError } from './core/errors.js';
+import { PluginCache } from './plugins/plugin-cache.js';
 import { buildRuntime, type Runtime } from './session/runtime.js';
+import { IdentityLogoutListener } from './identity/logout-listener.js';
+import { startLiveCode, type LiveCode } from './session/live-code.js';
 import { SessionRegistry } from './session/registry.js';
 import { SshServer } from './ssh/server.js';
 import { checkSsh2Internals } from './ssh2x/internals.js';
@@ -33,6 +36,8 @@ export interface App {
   /** Listening addresses, in config order. */
   readonly addresses: readonly AddressInfo[];
   readonly demoAddress: AddressInfo | undefined;
+  /** The back-channel logout listener's address, when identity_logout is configured. */
+  readonly identityAddress: AddressInfo | undefined;
   start(): Promise<void>;
   /** Re-reads the config file and plugins; on any error the previous snapshot keeps serving. */
   reload(): Promise<void>;
@@ -43,8 +48,8 @@ export interface App {
 /** The settings applied at start only, as one comparable text (the target_alive ones apply per session). */
 function startOnly(config: Config): string {
   const { targetAliveIntervalMs, targetAliveCountMax, ...clientSsh } = config.ssh;
-  const { listen, keysDir, gc, controlSocket, demoTarget, workers, database } = config;
-  return JSON.stringify({ listen, keysDir, gc, clientSsh, controlSocket, demoTarget, workers, database });
+  const { listen, keysDir, gc, controlSocket, demoTarget, workers, database, identityLogout } = config;
+  return JSON.stringify({ listen, keysDir, gc, clientSsh, controlSocket, demoTarget, workers, database, identityLogout });
 }
 
 export interface AppOptions {
@@ -53,6 +58,9 @@ export interface AppOptions {
    * recovery, the jsonl import and expiry.
    */
   readonly worker?: boolean;
+  /** `gatehouse serve --dev`: watch plugins and config whatever config.yaml says, trace every hook call, and
+   * show refused users the plugin's reason and the error code. */
+  readonly dev?: boolean;
 }
 
 export async function createApp(config: Config, log: Logger, opts: AppOptions = {}): Promise<App> {
@@ -62,9 +70,11 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       'ssh2 native crypto binding is not built: throughput will be about ten times lower. Fix: npm rebuild ssh2 (needs python3, make and g++)');
   }
   const ephemeral = mkdtempSync(join(tmpdir(), 'gatehouse-'));
+  // One set of loaded plugins for every snapshot: a reload loads only the plugins whose files changed.
+  const plugins = new PluginCache();
   let runtime: Runtime;
   try {
-    runtime = await buildRuntime(config, log, ephemeral);
+    runtime = await buildRuntime(config, log, ephemeral, { dev: opts.dev === true, plugins });
   } catch (err) {
     rmSync(ephemeral, { recursive: true, force: true });
     throw err;
@@ -85,20 +95,27 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   // With a shared database, the control socket sees and ends the sessions of every Gatehouse host.
   const hosts = !opts.worker && config.database ? hostsLink(sessions, config.database, log) : undefined;
   const control = opts.worker ? undefined : new ControlServer(config.controlSocket, hosts?.control ?? sessions, log);
+  // The logout listener acts on this process's sessions (with workers: N, each worker listens on the shared port).
+  const identity = config.identityLogout ? new IdentityLogoutListener(config.identityLogout, registry, log) : undefined;
+  let identityAddress: AddressInfo | undefined;
   const addresses: AddressInfo[] = [];
   let demo: DemoTarget | undefined;
   let demoAddress: AddressInfo | undefined;
   let reloading: Promise<unknown> = Promise.resolve();
+  let live: LiveCode | undefined;
   const idleSweep = setInterval(() => registry.sweepIdle(Date.now()), IDLE_SWEEP_MS);
   idleSweep.unref();
 
-  return {
+  const app: App = {
     registry,
     sessions,
     runtime: () => runtime,
     addresses,
     get demoAddress() {
       return demoAddress;
+    },
+    get identityAddress() {
+      return identityAddress;
     },
     async start() {
       if (config.demoTarget) {
@@ -115,14 +132,16 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
         if (!opts.worker) await ledger.forgetOwn();
         registry.share(ledger, async (id) => hosts?.control.terminate(id));
       }
+      identityAddress = await identity?.listen();
       addresses.push(...(await server.listen(config.listen)));
+      if (opts.dev || config.watch) live = startLiveCode({ config: () => runtime.config, reload: () => app.reload(), log });
     },
     reload() {
       // One reload at a time, in order: a slow older one must not win over a newer one.
       const run = reloading.then(async () => {
-        const next = await buildRuntime(loadConfigFile(config.file), log, ephemeral);
+        const next = await buildRuntime(loadConfigFile(config.file), log, ephemeral, { dev: opts.dev === true, plugins });
         if (startOnly(next.config) !== startOnly(runtime.config)) {
-          log.warn({ event: 'config.restart_needed' }, 'listen addresses, host keys, gc, the ssh settings for clients, the control socket and the demo target change only on restart');
+          log.warn({ event: 'config.restart_needed' }, 'listen addresses, host keys, gc, the ssh settings for clients, the control socket, the demo target and identity_logout change only on restart');
         }
         const previous = runtime;
         runtime = next;
@@ -132,9 +151,11 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       return run;
     },
     async stop(deadlineMs = runtime.config.timeouts.shutdownMs) {
+      live?.close();
       server.stopListening();
       control?.close();
       await hosts?.close();
+      identity?.close();
       clearInterval(idleSweep);
       log.info({ event: 'shutdown.start', sessions: registry.size, deadlineMs }, 'shutting down');
       // session_ended gets what is left of the deadline, so that every session is recorded before exit.
@@ -154,4 +175,5 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       return { drained };
     },
   };
+  return app;
 }

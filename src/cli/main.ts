@@ -8,11 +8,11 @@ import { CONFIG_TEXT_ENV, runPrimary } from './cluster-primary.js';
 import { runWorker } from './cluster-worker.js';
 import { loadConfigFile, parseConfig } from '../config/config.js';
 import { BastionError } from '../core/errors.js';
-import { createLogger } from '../log/logger.js';
+import { createLogger, prettyDestination } from '../log/logger.js';
 import { GATEHOUSE_VERSION } from '../core/version.js';
 import { tuneProcess } from './process-tuning.js';
 import { LOW_FILE_LIMIT, openFileLimit, sessionsWithin } from './file-limit.js';
-import { checkPluginDir } from './plugin-check.js';
+import { PLUGIN_USAGE, pluginCommand } from './plugin-commands.js';
 import { processTerminal, sessionsCommand, terminateCommand } from './session-commands.js';
 
 // Command line: `gatehouse serve --config FILE` runs the bastion; `gatehouse check --config FILE` validates
@@ -23,10 +23,12 @@ import { processTerminal, sessionsCommand, terminateCommand } from './session-co
 const USAGE = `Gatehouse ${GATEHOUSE_VERSION}, an SSH bastion with SPS-style plugins
 
 Usage:
-  gatehouse serve [--config config.yaml]   run Gatehouse
+  gatehouse serve [--config config.yaml] [--dev]
+                                           run Gatehouse; --dev: reload plugins and config on every
+                                           change, trace every hook call, readable logs on a terminal,
+                                           and show refused users the plugin's reason and error code
   gatehouse check [--config config.yaml]   validate the configuration and its plugins, then exit
-  gatehouse plugin check DIR [--python /usr/bin/python3]
-                                           validate a plugin folder (MANIFEST, entry point, hooks)
+${PLUGIN_USAGE}
   gatehouse sessions [--config config.yaml] [--json] [--user NAME] [--target NAME] [--policy NAME]
                     [--since WHEN] [--until WHEN]
                                            list the live sessions of the running Gatehouse
@@ -34,7 +36,7 @@ Usage:
                                            history from the connection database (also when stopped)
   gatehouse sessions show SESSION_ID [--json]
                                            one session's whole record
-  gatehouse terminate SESSION_ID | --user NAME | --all [--yes] [--config config.yaml]
+  gatehouse terminate SESSION_ID | --user NAME | --gateway-user NAME | --all [--yes] [--config config.yaml]
                                            end sessions (asks first on a terminal); their users read
                                            why, session_ended runs
   gatehouse --version
@@ -44,6 +46,7 @@ one is invalid); SIGTERM or SIGINT stop accepting logins, end every session and 
 
 async function main(argv: string[]): Promise<number> {
   const io = { out: (t: string) => process.stdout.write(t), err: (t: string) => process.stderr.write(t) };
+  if (argv[0] === 'plugin') return pluginCommand(argv.slice(1), io);
   // These have options of their own (filters, --yes) and parse their arguments themselves.
   if (argv[0] === 'sessions') return sessionsCommand(argv.slice(1), io);
   if (argv[0] === 'terminate') return terminateCommand(argv.slice(1), io, processTerminal());
@@ -54,6 +57,7 @@ async function main(argv: string[]): Promise<number> {
       python: { type: 'string', default: '/usr/bin/python3' },
       version: { type: 'boolean' },
       json: { type: 'boolean' },
+      dev: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -63,11 +67,6 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const command = positionals[0];
-  if (command === 'plugin' && positionals[1] === 'check' && positionals[2]) {
-    const report = await checkPluginDir(positionals[2], values.python!);
-    (report.ok ? process.stdout : process.stderr).write(`${report.lines.join('\n')}\n`);
-    return report.ok ? 0 : 1;
-  }
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
@@ -85,7 +84,8 @@ async function main(argv: string[]): Promise<number> {
     return -1;
   }
   const config = loadConfigFile(values.config!);
-  const log = createLogger(config.logLevel);
+  const dev = command === 'serve' && values.dev === true;
+  const log = createLogger(config.logLevel, dev && process.stdout.isTTY ? prettyDestination() : undefined);
   if (command === 'check') {
     const app = await createApp(config, log);
     await app.stop(0);
@@ -94,11 +94,13 @@ async function main(argv: string[]): Promise<number> {
   }
 
   let app: { reload(): Promise<void>; stop(): Promise<{ drained: boolean }> };
-  if (config.workers > 1) {
+  // --dev traces and reloads in one process: it is for writing plugins, not for serving at scale.
+  if (config.workers > 1 && !dev) {
     app = await runPrimary(config, readFileSync(config.file, 'utf8'), log);
   } else {
     tuneProcess(config.gc);
-    const single = await createApp(config, log);
+    const single = await createApp(config, log, { dev });
+    if (dev) log.warn({ event: 'dev.mode' }, 'development mode: plugins reload on every change, hook calls are traced, refused users read the error code; not for production');
     try {
       await single.start();
     } catch (err) {

@@ -33,7 +33,7 @@ export async function checkPluginDir(dirArg: string, python: string): Promise<Ch
     const plugin = await host.load(m.name, m.type);
     const lines = [
       `${m.name} ${m.version}: ${m.type === 'aa' ? 'AA plugin' : 'credential store'}, plugin API ${m.api}, ${plugin.runtime}`,
-      `methods: ${[...plugin.hooks].sort().join(', ')}`,
+      `hooks: ${[...plugin.hooks].sort().join(', ')}`,
       ...missingExpectedHooks(m.type, plugin.hooks).map((h) => `warning: no ${h} method (${h === 'authorize' ? 'every login would fail at authorize' : 'it will be skipped'})`),
       'ok',
     ];

@@ -37,6 +37,7 @@ const OPTIONS = {
   all: { type: 'boolean' },
   yes: { type: 'boolean', short: 'y' },
   user: { type: 'string' },
+  'gateway-user': { type: 'string' },
   target: { type: 'string' },
   policy: { type: 'string' },
   since: { type: 'string' },
@@ -113,22 +114,28 @@ export async function sessionsCommand(argv: string[], io: Output): Promise<numbe
 
 export async function terminateCommand(argv: string[], io: Output, term: Terminal): Promise<number> {
   const { values: v, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
-  const modes = [positionals.length === 1, v.user !== undefined, Boolean(v.all)].filter(Boolean).length;
-  if (modes !== 1 || positionals.length > 1) return usage(io, 'gatehouse terminate SESSION_ID | --user NAME | --all [--yes]');
+  const gatewayUser = v['gateway-user'];
+  const modes = [positionals.length === 1, v.user !== undefined, gatewayUser !== undefined, Boolean(v.all)].filter(Boolean).length;
+  if (modes !== 1 || positionals.length > 1) return usage(io, 'gatehouse terminate SESSION_ID | --user NAME | --gateway-user NAME | --all [--yes]');
   const socket = loadConfigFile(v.config).controlSocket;
   const several = !positionals[0];
+  const flag = v.all ? '--all' : gatewayUser !== undefined ? '--gateway-user' : '--user';
   if (several && !v.yes && !term.interactive) {
-    return usage(io, `${v.all ? '--all' : '--user'} ends several sessions and there is no terminal to confirm on: add --yes`);
+    return usage(io, `${flag} ends several sessions and there is no terminal to confirm on: add --yes`);
   }
-  let ids: string[];
+  let req: ControlRequest;
   if (!several && (v.yes || !term.interactive)) {
-    ids = [positionals[0]!];
+    req = { command: 'terminate', session_ids: [positionals[0]!] };
+  } else if (gatewayUser !== undefined && v.yes) {
+    // Matched by Gatehouse itself, so that sessions still logging in as that identity end too.
+    req = { command: 'terminate', gateway_user: gatewayUser };
   } else {
     const sessions = await live(socket, io);
     if (!sessions) return 1;
-    const chosen = sessions.filter((s) => (v.all ? true : several ? ownedBy(s, v.user!) : s.session_id === positionals[0]));
+    const chosen = sessions.filter((s) => (v.all ? true : gatewayUser !== undefined ? s.gateway_user === gatewayUser
+      : several ? ownedBy(s, v.user!) : s.session_id === positionals[0]));
     if (chosen.length === 0) {
-      io.err(`gatehouse: ${v.all ? 'no live sessions' : several ? `no live session of ${v.user}` : `no session ${positionals[0]}`}\n`);
+      io.err(`gatehouse: ${v.all ? 'no live sessions' : several ? `no live session of ${gatewayUser ?? v.user}` : `no session ${positionals[0]}`}\n`);
       return 1;
     }
     if (!v.yes) {
@@ -139,9 +146,9 @@ export async function terminateCommand(argv: string[], io: Output, term: Termina
         return 1;
       }
     }
-    ids = chosen.map((s) => s.session_id);
+    req = { command: 'terminate', session_ids: chosen.map((s) => s.session_id) };
   }
-  const reply = await ask(socket, { command: 'terminate', session_ids: ids }, io);
+  const reply = await ask(socket, req, io);
   if (!reply) return 1;
   if (!reply.ok) {
     io.err(`gatehouse: ${reply.error}\n`);

@@ -5,7 +5,9 @@ import { BastionError } from '../core/errors.js';
 import type { TargetSpec } from '../target/username.js';
 import { compileAllowRule, type AllowRule } from '../target/target-rules.js';
 import type { LogLevel } from '../log/logger.js';
+import { resolveSdk } from './sdk-schema.js';
 import { configSchema, GC_MODES, type ListenAddress, type RawConfig, type RawPolicy } from './schema.js';
+import { resolveIdentityLogout, type IdentityLogoutConfig } from './identity-logout.js';
 import { resolveSessions, type SessionsConfig } from './sessions-config.js';
 import type { Issue } from './validator.js';
 import { parseYaml, YamlSyntaxError, type KeyPath, type ParsedYaml } from './yaml-source.js';
@@ -70,6 +72,8 @@ export interface Config {
   /** Where session recordings go, one folder per day (default state_dir/recordings). */
   readonly recordingsDir: string;
   readonly logLevel: LogLevel;
+  /** Whether plugins_dir and the config file are watched, a change reloading them with no signal (watch.ts). */
+  readonly watch: boolean;
   readonly timeouts: {
     readonly proxyMs: number;
     /** Half the proxy timeout, as in SPS (spec 3.2). */
@@ -105,9 +109,13 @@ export interface Config {
   readonly database: { readonly url: string; readonly instance: string } | undefined;
   readonly hosts: ReadonlyMap<string, TargetSpec>;
   readonly demoTarget: { readonly listen: ListenAddress } | undefined;
+  /** The OpenID Connect back-channel logout listener; undefined: off. */
+  readonly identityLogout: IdentityLogoutConfig | undefined;
   /** The connection database and the session limits (config.yaml `sessions`). */
   readonly sessions: SessionsConfig;
   readonly policies: readonly Policy[];
+  /** config.yaml `sdk:` as handed to Python plugins (config/sdk-schema.ts); {} when absent. */
+  readonly sdk: Readonly<Record<string, unknown>>;
 }
 
 export function loadConfigFile(file: string): Config {
@@ -170,6 +178,7 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
     controlSocket: raw.control_socket ? abs(raw.control_socket) : join(abs(raw.state_dir!), 'control.sock'),
     recordingsDir: raw.recordings_dir ? abs(raw.recordings_dir) : join(abs(raw.state_dir!), 'recordings'),
     logLevel: raw.log_level!,
+    watch: raw.watch!,
     timeouts: {
       proxyMs: proxyMs * 1000,
       pluginMs: (proxyMs * 1000) / 2,
@@ -203,8 +212,10 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
     database: raw.database ? { url: raw.database.url, instance: raw.database.instance ?? hostname() } : undefined,
     hosts: new Map(Object.entries(raw.hosts ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
     demoTarget: raw.demo_target && raw.demo_target.enabled !== false ? { listen: raw.demo_target.listen } : undefined,
+    identityLogout: raw.identity_logout ? resolveIdentityLogout(raw.identity_logout, ['identity_logout'], abs, issues) : undefined,
     sessions: resolveSessions(raw.sessions),
     policies,
+    sdk: resolveSdk(raw.sdk, ['sdk'], abs, issues),
   };
 }
 

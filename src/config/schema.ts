@@ -2,9 +2,11 @@ import { isIP } from 'node:net';
 import { LOG_LEVELS } from '../log/logger.js';
 import { SUPPORTED } from '../ssh2x/internals.js';
 import { parseTarget, type TargetSpec } from '../target/username.js';
+import { sdkSchema } from './sdk-schema.js';
 import {
   array, boolean, booleanOr, number, object, oneOf, optional, parsed, record, section, string, type Check,
 } from './validator.js';
+import { identityLogoutSchema } from './identity-logout.js';
 import { policyMaxSessionsPerUser, sessionsSchema } from './sessions-config.js';
 
 // The shape of config.yaml. The README's config.yaml reference describes every key; keep the two in step.
@@ -156,6 +158,7 @@ export const configSchema = object({
   control_socket: optional(string()),
   recordings_dir: optional(string()),
   log_level: optional(oneOf(LOG_LEVELS), 'info'),
+  watch: optional(boolean(), false),
   timeouts: section({
     proxy: optional(number({ min: 0.2, max: 86400 }), 600),
     login_grace: optional(number({ min: 0.2, max: 86400 }), 300),
@@ -194,7 +197,9 @@ export const configSchema = object({
     enabled: optional(boolean(), true),
     listen,
   })),
+  identity_logout: optional(identityLogoutSchema(listen)),
   sessions: optional(sessionsSchema),
+  sdk: optional(sdkSchema),
   policies: array(policy, { min: 1 }),
 });
 

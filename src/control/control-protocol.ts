@@ -6,7 +6,9 @@ import { connect } from 'node:net';
 export type ControlRequest =
   | { readonly command: 'sessions' }
   /** Ends the sessions named (one, or several: `terminate --user` and `--all` name those the admin confirmed). */
-  | { readonly command: 'terminate'; readonly session_id?: string; readonly session_ids?: readonly string[] };
+  | { readonly command: 'terminate'; readonly session_id?: string; readonly session_ids?: readonly string[] }
+  /** Ends every session of that gateway user (the identity the AA plugin authenticated). */
+  | { readonly command: 'terminate'; readonly gateway_user: string };
 
 export interface SessionSummary {
   readonly session_id: string;

@@ -116,8 +116,9 @@ export class ControlServer {
 
   private async handle(req: unknown): Promise<ControlReply> {
     if (typeof req !== 'object' || req === null) return { ok: false, error: 'a request is a JSON object' };
-    const r = req as Partial<ControlRequest> & { session_id?: unknown };
+    const r = req as Partial<ControlRequest> & { session_id?: unknown; session_ids?: unknown; gateway_user?: unknown };
     if (r.command === 'sessions') return { ok: true, sessions: await this.sessions.list() };
+    if (r.command === 'terminate' && r.gateway_user !== undefined) return this.terminateGatewayUser(r.gateway_user);
     if (r.command === 'terminate') {
       // One id, or the list `terminate --user` / `--all` confirmed; ids that have ended since are skipped.
       const ids = Array.isArray(r.session_ids) ? r.session_ids.map(String) : [String(r.session_id)];
@@ -127,6 +128,21 @@ export class ControlServer {
       return { ok: true, sessions: chosen };
     }
     return { ok: false, error: `unknown command ${JSON.stringify(r.command)}` };
+  }
+
+  /**
+   * Ends every live session of a gateway user, e.g. when that person's access is revoked; through
+   * SessionControl, so with a shared database it reaches the sessions of every host.
+   */
+  private async terminateGatewayUser(user: unknown): Promise<ControlReply> {
+    if (typeof user !== 'string' || user === '') return { ok: false, error: 'gateway_user must be a non-empty string' };
+    const live = (await this.sessions.list()).filter((s) => s.gateway_user === user);
+    const ended = await Promise.all(live.map((s) => this.sessions.terminate(s.session_id)));
+    const chosen = ended.filter((s): s is SessionSummary => s !== undefined);
+    if (chosen.length === 0) return { ok: false, error: `no session of gateway user ${user}` };
+    this.log.warn({ event: 'control.terminate', gatewayUser: user, sessions: chosen.map((s) => s.session_id) },
+      `${chosen.length} session(s) of gateway user ${user} terminated by an administrator`);
+    return { ok: true, sessions: chosen };
   }
 }
 

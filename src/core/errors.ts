@@ -37,6 +37,7 @@ export type ErrorCode =
   | 'CLIENT_TIMEOUT'
   | 'IDLE_TIMEOUT'
   | 'TERMINATED'
+  | 'IDP_LOGOUT'
   | 'SESSION_LIMIT'
   // the connection database
   | 'STORE_SCHEMA_NEWER'

@@ -1,4 +1,5 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
 // The root logger: pino JSON lines on stdout (or a stream the caller passes, as tests do). Secrets never
 // reach it by design (answers, passwords and keys are not passed to log calls); the redaction list is the
@@ -14,6 +15,11 @@ export const REDACT_PATHS = [
   'privateKey', '*.privateKey', 'private_key', '*.private_key',
   'key_value_pairs', '*.key_value_pairs', 'keyValuePairs', '*.keyValuePairs',
 ];
+
+/** Readable lines for a person at a terminal (`gatehouse serve --dev`), written synchronously to stdout. */
+export function prettyDestination(): DestinationStream {
+  return pretty({ colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,svc' });
+}
 
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
   return pino(

@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
+import type { PackageType } from './module-format.js';
 import type { RunnerMessage, Transport } from './runner.js';
 
 // JavaScript and TypeScript plugins run in worker threads (context-worker.ts): off the main event loop, with a
@@ -10,13 +11,16 @@ const WORKER_URL = new URL('./context-worker.js', import.meta.url);
 
 export interface ContextWorkerOptions {
   readonly entry: string;
+  /** The folder the plugin runs from, and the package "type" in effect above it (module-format.ts). */
+  readonly root: string;
+  readonly outerType: PackageType;
   readonly memoryMb: number;
   readonly env: Record<string, string | undefined>;
 }
 
 export function contextTransport(opts: ContextWorkerOptions): Transport {
   const worker = new Worker(WORKER_URL, {
-    workerData: { entry: opts.entry },
+    workerData: { entry: opts.entry, root: opts.root, outerType: opts.outerType },
     env: opts.env,
     // vm.SourceTextModule and import.meta.resolve(specifier, parent) are behind flags on Node 20; their
     // "experimental" notices would land in the plugin log.

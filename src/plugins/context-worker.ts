@@ -5,6 +5,8 @@ import { Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import vm from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
+import { cjsLoader, cjsNamespace } from './cjs-loader.js';
+import { locateModuleSyntaxError, moduleFormat, packageType, type ModuleFormat, type PackageType } from './module-format.js';
 import type { RunnerCall, RunnerMessage } from './runner.js';
 
 // Runs JavaScript plugin hook calls inside a worker thread, one call at a time, each in a fresh V8 context:
@@ -14,9 +16,12 @@ import type { RunnerCall, RunnerMessage } from './runner.js';
 // from one call to the next (spec 3.1), while a call costs well under a millisecond instead of a new thread.
 // Node's built-in modules and packages from node_modules are loaded once per worker and shared by its calls.
 // The host ends the worker when a call overruns its timeout, which stops even a busy loop.
+// Files are ES modules or CommonJS as Node would take them (module-format.ts); both kinds may import each other
+// as in Node, except that CommonJS cannot require() an ES module.
 
 const port = parentPort!;
-const { entry } = workerData as { entry: string };
+/** entry: the plugin's entry file; root: its folder; outerType: the package "type" in effect above the folder. */
+const { entry, root, outerType } = workerData as { entry: string; root: string; outerType: PackageType };
 const post = (m: RunnerMessage): void => port.postMessage(m);
 
 // Node globals a plugin may expect beyond the language's own; timers, console and process are per call.
@@ -28,7 +33,7 @@ const SHARED_GLOBALS = [
 
 // Source text and V8 code cache per file, so that a call compiles its modules from cache. Node drops the
 // dynamic-import callback of modules compiled from a code cache, so files that use import() are compiled anew.
-const sources = new Map<string, { text: string; cachedData?: Buffer; dynamic: boolean }>();
+const sources = new Map<string, { text: string; cachedData?: Buffer; dynamic: boolean; format: ModuleFormat }>();
 const shared = new Map<string, Promise<Record<string, unknown>>>();
 let current: ((m: RunnerMessage) => void) | undefined;
 
@@ -48,11 +53,11 @@ for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
   });
 }
 
-function source(path: string): { text: string; cachedData?: Buffer; dynamic: boolean } {
+function source(path: string): { text: string; cachedData?: Buffer; dynamic: boolean; format: ModuleFormat } {
   let s = sources.get(path);
   if (s === undefined) {
     const text = readFileSync(path, 'utf8');
-    s = { text, dynamic: /\bimport\s*\(/.test(text) };
+    s = { text, dynamic: /\bimport\s*\(/.test(text), format: moduleFormat(path, text, packageType(dirname(path), root, outerType)) };
     sources.set(path, s);
   }
   return s;
@@ -60,7 +65,7 @@ function source(path: string): { text: string; cachedData?: Buffer; dynamic: boo
 
 /** Host-realm module (builtin or package, resolved from the importing file), shared by this worker's calls. */
 function sharedModule(specifier: string, from: string): Promise<Record<string, unknown>> {
-  const target = import.meta.resolve(specifier, pathToFileURL(from).href);
+  const target = resolveShared(specifier, from);
   let p = shared.get(target);
   if (!p) {
     p = import(target) as Promise<Record<string, unknown>>;
@@ -69,9 +74,24 @@ function sharedModule(specifier: string, from: string): Promise<Record<string, u
   return p;
 }
 
+/**
+ * The plugin's own node_modules win; a package it does not have there comes from Gatehouse's own install, so
+ * that a bundled plugin (oidc needs jose) works wherever plugins_dir is.
+ */
+function resolveShared(specifier: string, from: string): string {
+  try {
+    return import.meta.resolve(specifier, pathToFileURL(from).href);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    return import.meta.resolve(specifier);
+  }
+}
+
 /** Loads the plugin's module graph into `context`: its own files anew, everything else shared. */
-async function load(context: vm.Context): Promise<vm.SourceTextModule> {
+async function load(context: vm.Context): Promise<Record<string, unknown>> {
   const modules = new Map<string, vm.Module>();
+  const cjs = cjsLoader(context, { format: (p) => source(p).format, text: (p) => source(p).text });
+  if (source(entry).format === 'cjs') return cjsNamespace(cjs(entry));
   const ready = new Map<vm.Module, Promise<void>>();
   const linker = (specifier: string, ref: vm.Module): Promise<vm.Module> => link(specifier, ref.identifier);
   // A module imported dynamically, possibly by several imports at once: linked and evaluated once.
@@ -86,19 +106,33 @@ async function load(context: vm.Context): Promise<vm.SourceTextModule> {
     }
     return p;
   };
-  const make = (path: string): vm.SourceTextModule => {
+  const make = (path: string): vm.Module => {
     const src = source(path);
-    const mod = new vm.SourceTextModule(src.text, {
-      identifier: path,
-      context,
-      ...(src.cachedData ? { cachedData: src.cachedData } : {}),
-      initializeImportMeta: (meta) => { meta.url = pathToFileURL(path).href; },
-      importModuleDynamically: (async (spec: string) => {
-        const m = await link(spec, path);
-        await evaluated(m);
-        return m;
-      }) as never,
-    });
+    if (src.format === 'cjs') {
+      // A CommonJS file imported by an ES module: evaluated when linked, as Node evaluates it before the importer.
+      const ns = cjsNamespace(cjs(path));
+      const names = Object.keys(ns);
+      const mod = new vm.SyntheticModule(names, function () { for (const n of names) this.setExport(n, ns[n]); }, { context, identifier: path });
+      modules.set(path, mod);
+      return mod;
+    }
+    let mod: vm.SourceTextModule;
+    try {
+      mod = new vm.SourceTextModule(src.text, {
+        identifier: path,
+        context,
+        ...(src.cachedData ? { cachedData: src.cachedData } : {}),
+        initializeImportMeta: (meta) => { meta.url = pathToFileURL(path).href; },
+        importModuleDynamically: (async (spec: string) => {
+          const m = await link(spec, path);
+          await evaluated(m);
+          return m;
+        }) as never,
+      });
+    } catch (err) {
+      if ((err as Error | null)?.name === 'SyntaxError') throw new SyntaxError(locateModuleSyntaxError(path, src.text, err));
+      throw err;
+    }
     if (!src.dynamic) src.cachedData ??= (mod as unknown as { createCachedData(): Buffer }).createCachedData();
     modules.set(path, mod);
     return mod;
@@ -117,17 +151,18 @@ async function load(context: vm.Context): Promise<vm.SourceTextModule> {
     modules.set(key, mod);
     return mod;
   };
-  const root = make(entry);
-  await root.link(linker);
-  await root.evaluate();
-  return root;
+  const main = make(entry);
+  await main.link(linker);
+  await main.evaluate();
+  return main.namespace as Record<string, unknown>;
 }
 
 async function pluginClass(context: vm.Context): Promise<new (configuration: string) => Record<string, unknown>> {
-  const mod = await load(context);
-  const Plugin = (mod.namespace as Record<string, unknown>)['Plugin'];
+  const ns = await load(context);
+  // CommonJS: exports.Plugin = class ..., or module.exports = class Plugin ...
+  const Plugin = ns['Plugin'] ?? (typeof ns['default'] === 'function' && (ns['default'] as { name?: string }).name === 'Plugin' ? ns['default'] : undefined);
   if (typeof Plugin !== 'function' || !('prototype' in Plugin)) {
-    throw new Error('the entry point does not export a class named "Plugin" (export class Plugin { ... })');
+    throw new Error('the entry point does not export a class named "Plugin" (export class Plugin { ... }, or exports.Plugin = class ... in CommonJS)');
   }
   return Plugin as new (configuration: string) => Record<string, unknown>;
 }

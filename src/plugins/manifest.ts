@@ -28,7 +28,7 @@ export interface HostVersions {
 const DEFAULT_HOST: HostVersions = { api: PLUGIN_API_VERSION, product: SCB_COMPAT_VERSION };
 const NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
 const API = /^(\d+)\.(\d+)(?:\.(\d+))?$/;
-const ENTRY = /^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9_./-]+\.(?:js|mjs|ts|mts|py)$/;
+const ENTRY = /^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9_./-]+\.(?:js|mjs|cjs|ts|mts|py)$/;
 
 export function parseManifest(text: string, file = 'MANIFEST', host: HostVersions = DEFAULT_HOST): ManifestCheck {
   let doc: unknown;
@@ -75,7 +75,7 @@ export function parseManifest(text: string, file = 'MANIFEST', host: HostVersion
   }
   const entryPoint = field('entry_point', false);
   if (entryPoint !== undefined && !ENTRY.test(entryPoint)) {
-    errors.push(`${file}: "entry_point" ${JSON.stringify(entryPoint)} must be a relative path inside the plugin ending in .js, .mjs, .ts, .mts or .py`);
+    errors.push(`${file}: "entry_point" ${JSON.stringify(entryPoint)} must be a relative path inside the plugin ending in .js, .mjs, .cjs, .ts, .mts or .py`);
   }
   const scbMinVersion = field('scb_min_version', false);
   const scbMaxVersion = field('scb_max_version', false);

@@ -2,12 +2,14 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { BastionError } from '../core/errors.js';
-import type { HookName, JsonObject, PluginType } from './contract.js';
+import { AA_HOOKS, CREDSTORE_HOOKS, type HookName, type JsonObject, type PluginType } from './contract.js';
 import { parseManifest, type Manifest } from './manifest.js';
 import { pythonTransport } from './python-transport.js';
 import { Runner, RunnerPool, type HookOutcome, type OutputSink } from './runner.js';
 import { compileTsPlugin } from './ts-compile.js';
 import { contextTransport } from './context-transport.js';
+import { scopeType, type PackageType } from './module-format.js';
+import { snapshotPlugin } from './snapshot.js';
 
 // Loads plugins from plugins_dir (one folder per plugin, named as its MANIFEST `name`) and runs their hooks
 // off the main event loop. Loading refuses a plugin with the reason; calling never throws: a plugin failure
@@ -22,13 +24,22 @@ export interface PluginHostOptions {
   readonly memoryMb: number;
   /** Absolute path of the interpreter for Python plugins. */
   readonly python: string;
+  /** JSON for GATEHOUSE_SDK_HOST: config.yaml `sdk:`, read by the bundled safeguard.sessions.plugin. */
+  readonly sdkHost?: string;
   readonly log: Logger;
+  /** Where the frozen copies of loaded plugins go (snapshot.ts); default: plugin-code beside ephemeralDir. */
+  readonly snapshotsDir?: string;
 }
 
 /** A plugin is refused unless it has at least one hook of each group. */
 const REQUIRED_HOOKS: Record<PluginType, readonly (readonly string[])[]> = {
   aa: [['authenticate']],
   credentialstore: [['get_password_list', 'get_private_key_list']],
+};
+/** The hooks Gatehouse calls, per type: other methods of the Plugin class are the plugin's own helpers. */
+export const CALLED_HOOKS: Record<PluginType, readonly HookName[]> = {
+  aa: AA_HOOKS,
+  credentialstore: CREDSTORE_HOOKS,
 };
 const EXPECTED_HOOKS: Record<PluginType, readonly string[]> = {
   aa: ['authenticate', 'authorize', 'session_ended'],
@@ -47,14 +58,17 @@ export class PluginHandle {
     readonly hooks: ReadonlySet<string>,
     readonly runtime: 'javascript' | 'python',
     private readonly pool: RunnerPool,
+    /** Error texts name the plugin's own folder, not the frozen copy it runs from. */
+    private readonly unsnap: (text: string) => string = (t) => t,
   ) {}
 
   has(hook: HookName): boolean {
     return this.hooks.has(hook);
   }
 
-  call(hook: HookName, configuration: string, args: JsonObject, sessionId: string, timeoutMs: number): Promise<HookOutcome> {
-    return this.pool.call({ hook, configuration, args }, { sessionId, hook }, timeoutMs);
+  async call(hook: HookName, configuration: string, args: JsonObject, sessionId: string, timeoutMs: number): Promise<HookOutcome> {
+    const outcome = await this.pool.call({ hook, configuration, args }, { sessionId, hook }, timeoutMs);
+    return outcome.ok ? outcome : { ...outcome, message: this.unsnap(outcome.message) };
   }
 
   close(killBusy = false): void {
@@ -75,6 +89,11 @@ export class PluginHost {
       this.loaded.set(name, p);
     }
     return p;
+  }
+
+  /** Loads the plugin as its folder is now, apart from what load() keeps; the caller closes it (plugin-cache.ts). */
+  loadFresh(name: string, type: PluginType): Promise<PluginHandle> {
+    return this.doLoad(name, type);
   }
 
   /** Stops warm runners; with `killBusy` also the hook calls under way (process shutdown). */
@@ -104,13 +123,14 @@ export class PluginHost {
       throw new BastionError('MANIFEST_INVALID', `plugin "${name}" is of type "${manifest.type}" but is used as ${type === 'aa' ? 'an AA plugin' : 'a credential store'}`);
     }
 
-    const entry = await this.entryPoint(dir, manifest);
-    const start = this.runnerFactory(manifest, entry);
+    const { entry, code } = await this.entryPoint(dir, manifest);
+    const unsnap = (t: string): string => (code === dir ? t : t.split(code).join(dir));
+    const start = this.runnerFactory(manifest, entry, code, scopeType(dir), unsnap);
     const probe = start();
     const loaded = await probe.ready;
     probe.discard();
-    if ('error' in loaded) throw new BastionError('PLUGIN_LOAD_FAILED', `plugin "${name}" refused: ${loaded.error}`);
-    const hooks = new Set(loaded.hooks);
+    if ('error' in loaded) throw new BastionError('PLUGIN_LOAD_FAILED', `plugin "${name}" refused: ${unsnap(loaded.error)}`);
+    const hooks = new Set(loaded.hooks.filter((h) => (CALLED_HOOKS[type] as readonly string[]).includes(h)));
     const missing = REQUIRED_HOOKS[type].find((group) => !group.some((h) => hooks.has(h)));
     if (missing) {
       throw new BastionError('PLUGIN_LOAD_FAILED', `plugin "${name}" refused: its Plugin class has no ${missing.join(' or ')} method`);
@@ -122,29 +142,29 @@ export class PluginHost {
     }
     const runtime = entry.endsWith('.py') ? 'python' : 'javascript';
     this.opts.log.info({ event: 'plugin.loaded', plugin: name, version: manifest.version, api: manifest.api, runtime, hooks: [...hooks] }, 'plugin loaded');
-    return new PluginHandle(manifest, dir, hooks, runtime, new RunnerPool(start, { warm: this.opts.warmWorkers, maxActive: this.opts.maxActive, reusable: runtime === 'javascript' }));
+    return new PluginHandle(manifest, dir, hooks, runtime,
+      new RunnerPool(start, { warm: this.opts.warmWorkers, maxActive: this.opts.maxActive, reusable: runtime === 'javascript' }), unsnap);
   }
 
-  private async entryPoint(dir: string, manifest: Manifest): Promise<string> {
-    const candidates = manifest.entryPoint ? [manifest.entryPoint] : ['main.js', 'main.mjs', 'main.ts', 'main.mts', 'main.py'];
+  /** The entry file to run and the folder it runs from: a frozen copy of the plugin, or its compiled form. */
+  private async entryPoint(dir: string, manifest: Manifest): Promise<{ entry: string; code: string }> {
+    const candidates = manifest.entryPoint ? [manifest.entryPoint] : ['main.js', 'main.mjs', 'main.cjs', 'main.ts', 'main.mts', 'main.py'];
     const entry = candidates.find((c) => existsSync(join(dir, c)));
     if (!entry) {
       throw new BastionError('PLUGIN_LOAD_FAILED', `plugin "${manifest.name}": no entry point (${candidates.join(', ')}) in ${dir}`);
     }
     const ext = extname(entry);
     if (ext === '.ts' || ext === '.mts') {
+      // Compiled once per content into a folder of its own, which is a frozen copy already.
       const out = await compileTsPlugin(dir, manifest.name, manifest.version, join(this.opts.stateDir, 'compiled-plugins'));
-      return join(out, entry.replace(/\.mts$/, '.mjs').replace(/\.ts$/, '.js'));
+      return { entry: join(out, entry.replace(/\.mts$/, '.mjs').replace(/\.ts$/, '.js')), code: out };
     }
-    if (ext === '.js' && !isEsmScope(join(dir, entry))) {
-      throw new BastionError('PLUGIN_LOAD_FAILED',
-        `plugin "${manifest.name}": ${entry} must be an ES module: add a package.json with {"type": "module"} to the plugin folder or name the file main.mjs`);
-    }
-    return join(dir, entry);
+    const code = snapshotPlugin(dir, manifest.name, this.opts.snapshotsDir ?? join(dirname(this.opts.ephemeralDir), 'plugin-code'));
+    return { entry: join(code, entry), code };
   }
 
   /** Starts runners for the plugin: reusable context workers for JavaScript, single-use python3 processes. */
-  private runnerFactory(manifest: Manifest, entry: string): () => Runner {
+  private runnerFactory(manifest: Manifest, entry: string, code: string, outerType: PackageType, unsnap: (t: string) => string): () => Runner {
     const state = join(this.opts.stateDir, 'plugins', manifest.name);
     const ephemeral = join(this.opts.ephemeralDir, manifest.name);
     mkdirSync(state, { recursive: true, mode: 0o700 });
@@ -154,28 +174,15 @@ export class PluginHost {
     const log = this.opts.log.child({ plugin: manifest.name });
     // spec 3.4: what a plugin prints is logged line by line with the session id.
     const output: OutputSink = (line, stream, call) =>
-      log.info({ event: 'plugin.output', stream, ...(call ? { sid: call.sessionId, hook: call.hook } : {}) }, line);
+      log.info({ event: 'plugin.output', stream, ...(call ? { sid: call.sessionId, hook: call.hook } : {}) }, unsnap(line));
     if (entry.endsWith('.py')) {
-      return () => new Runner(pythonTransport({ python: this.opts.python, entry, env }), output, false);
+      // Only Python plugins get the SDK's host context: the package that reads it is Python.
+      const pyEnv = { ...env, GATEHOUSE_SDK_HOST: this.opts.sdkHost ?? '{}' };
+      return () => new Runner(pythonTransport({ python: this.opts.python, entry, env: pyEnv }), output, false);
     }
     return () => {
       log.debug({ event: 'plugin.runner_start' }, 'starting a plugin worker');
-      return new Runner(contextTransport({ entry, memoryMb: this.opts.memoryMb, env }), output, true);
+      return new Runner(contextTransport({ entry, root: code, outerType, memoryMb: this.opts.memoryMb, env }), output, true);
     };
-  }
-}
-
-/** Whether a .js file is an ES module: its nearest package.json says "type": "module". */
-function isEsmScope(file: string): boolean {
-  for (let d = dirname(file); ; d = dirname(d)) {
-    const pkg = join(d, 'package.json');
-    if (existsSync(pkg)) {
-      try {
-        return (JSON.parse(readFileSync(pkg, 'utf8')) as { type?: string }).type === 'module';
-      } catch {
-        return false;
-      }
-    }
-    if (dirname(d) === d) return false;
   }
 }

@@ -17,6 +17,9 @@ import sys
 import traceback
 
 CONTROL = os.fdopen(3, "w", encoding="utf-8")
+# Gatehouse's own safeguard.sessions.plugin (the SPS Plugin SDK's API), which SPS likewise gives every plugin
+# so that plugins do not bundle it.
+SDK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sdk")
 
 
 def send(message):
@@ -26,7 +29,8 @@ def send(message):
 
 def load(entry):
     folder = os.path.dirname(os.path.abspath(entry))
-    sys.path.insert(0, folder)
+    # The plugin's folder first (the libraries it bundles), then the SDK, then the system's packages.
+    sys.path[0:0] = [folder, SDK]
     spec = importlib.util.spec_from_file_location("main", entry)
     module = importlib.util.module_from_spec(spec)
     sys.modules["main"] = module
@@ -35,6 +39,22 @@ def load(entry):
     if not inspect.isclass(plugin):
         raise LookupError('the entry point defines no class named "Plugin"')
     return plugin
+
+
+# Debian packages for modules SPS plugins commonly import (SPS ships the first five with every plugin).
+DEBIAN_PACKAGES = {"requests": "python3-requests", "urllib3": "python3-urllib3", "yaml": "python3-yaml",
+                   "OpenSSL": "python3-openssl", "ldap": "python3-ldap", "pyrad": "python3-pyrad",
+                   "duo_client": "python3-duo-client", "jwt": "python3-jwt", "msal": "python3-msal",
+                   "paramiko": "python3-paramiko", "requests_toolbelt": "python3-requests-toolbelt"}
+
+
+def missing_module(err):
+    top = (err.name or "?").split(".")[0]
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if "importlib" not in f.filename]
+    where = " (imported at %s:%d)" % (frames[-1].filename, frames[-1].lineno) if frames else ""
+    hint = "; install it (Debian: apt-get install %s) or bundle it in the plugin folder" % DEBIAN_PACKAGES[top] \
+        if top in DEBIAN_PACKAGES else "; install it or bundle it in the plugin folder"
+    return 'the plugin imports Python module "%s", which is not installed%s%s' % (err.name, where, hint)
 
 
 def public_methods(cls):
@@ -76,6 +96,11 @@ def call_arguments(method, args):
 def main():
     try:
         cls = load(sys.argv[1])
+    except ModuleNotFoundError as err:
+        # Named plainly, with where it is imported: the usual fix is a package to install.
+        traceback.print_exc()
+        send({"type": "load_error", "message": missing_module(err)})
+        return
     except BaseException:  # noqa: BLE001 - any import failure refuses the plugin with its traceback
         send({"type": "load_error", "message": "importing the entry point failed: " + traceback.format_exc()})
         return

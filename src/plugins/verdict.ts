@@ -19,8 +19,23 @@ export interface ResultCommon {
   readonly warnings: readonly string[];
 }
 
+/**
+ * Who the user is at an identity provider (result key `identity` of an authenticate ACCEPT): the session is
+ * bound to it, so that a logout at that provider (back-channel logout, src/identity/) ends the session.
+ */
+export interface PluginIdentity {
+  readonly issuer: string;
+  readonly subject: string;
+  /** The provider's session id (`sid`), when it has one. */
+  readonly sid: string | undefined;
+}
+
 export type Verdict =
-  | (ResultCommon & { readonly verdict: 'ACCEPT'; readonly gateway: { user: string; groups: string[] } | undefined })
+  | (ResultCommon & {
+    readonly verdict: 'ACCEPT';
+    readonly gateway: { user: string; groups: string[] } | undefined;
+    readonly identity: PluginIdentity | undefined;
+  })
   | (ResultCommon & { readonly verdict: 'DENY' })
   | (ResultCommon & { readonly verdict: 'NEEDINFO'; readonly question: Question })
   | (ResultCommon & { readonly verdict: 'NONE' });
@@ -75,7 +90,7 @@ export function checkVerdict(hook: 'authenticate' | 'authorize', raw: JsonValue)
   const common = { cookie, sessionCookie, additionalMetadata, reason, warnings };
   switch (verdict) {
     case 'ACCEPT':
-      return { ok: true, verdict: { ...common, verdict, gateway: gatewayIdentity(raw, hook, warnings) } };
+      return { ok: true, verdict: { ...common, verdict, gateway: gatewayIdentity(raw, hook, warnings), identity: providerIdentity(raw, hook, warnings) } };
     case 'DENY':
     case 'NONE':
       return { ok: true, verdict: { ...common, verdict } };
@@ -116,6 +131,22 @@ function gatewayIdentity(raw: JsonObject, hook: string, warnings: string[]): { u
     return undefined;
   }
   return { user, groups: groups as string[] };
+}
+
+function providerIdentity(raw: JsonObject, hook: string, warnings: string[]): PluginIdentity | undefined {
+  const v = raw['identity'];
+  if (v === undefined || v === null) return undefined;
+  if (hook !== 'authenticate') {
+    warnings.push('"identity" is only honoured from authenticate; ignored');
+    return undefined;
+  }
+  const nonEmpty = (x: unknown): x is string => typeof x === 'string' && x !== '';
+  if (!isPlainObject(v) || !nonEmpty(v['issuer']) || !nonEmpty(v['subject']) ||
+    (v['sid'] !== undefined && v['sid'] !== null && !nonEmpty(v['sid']))) {
+    warnings.push('"identity" must be {issuer, subject, sid}: non-empty strings, sid optional; the session is not bound to an identity');
+    return undefined;
+  }
+  return { issuer: v['issuer'], subject: v['subject'], sid: nonEmpty(v['sid']) ? v['sid'] : undefined };
 }
 
 function optionalDict(raw: JsonObject, key: string): JsonObject | undefined | string {

@@ -1,7 +1,6 @@
 import type { Client as SshClient } from 'ssh2';
 import { withDeadline } from '../core/deadline.js';
 import { BastionError } from '../core/errors.js';
-import type { Verdict } from '../plugins/verdict.js';
 import type { Policy } from '../config/config.js';
 import { ForwardedAgent } from '../proxy/agent-forwarding.js';
 import { connectUpstream, type TargetCredential } from '../proxy/upstream.js';
@@ -9,6 +8,7 @@ import { parseUsername } from '../target/username.js';
 import { AaClient } from './aa-client.js';
 import { CredstoreClient } from './credstore-client.js';
 import { makeGrant, type GatewayIdentity, type LoginGrant } from './grant.js';
+import { needinfoLoop, type KeyedPrompter } from './needinfo.js';
 import type { Session } from './session.js';
 import { authenticateArgs, authorizeArgs, credentialArgs, type LoginFacts } from './sps-args.js';
 import { chooseTarget } from './target-choice.js';
@@ -44,6 +44,8 @@ export async function runLogin(s: Session, username: string, prompter: Prompter,
   s.noteTarget(policy, target);
 
   const pairs: Record<string, string> = { ...request.pairs };
+  // Answers given in the user name are secrets wherever they appear (a pre-answered one-time password).
+  for (const v of Object.values(pairs)) s.answers.secret(v);
   let gateway: GatewayIdentity | undefined;
   const facts = (): LoginFacts => ({ client: s.client, policy, target, serverUser, gateway });
 
@@ -56,13 +58,14 @@ export async function runLogin(s: Session, username: string, prompter: Prompter,
 
   let authenticated = false;
   if (aa) {
-    const verdict = await needinfoLoop('authenticate', cfg.limits.needinfoRounds, pairs, prompter, () => aa.authenticate(authenticateArgs(facts(), pairs)));
+    const verdict = await needinfoLoop('authenticate', cfg.limits.needinfoRounds, pairs, asking(s, prompter), () => aa.authenticate(authenticateArgs(facts(), pairs)));
     if (verdict.verdict === 'ACCEPT') {
       authenticated = true;
       if (verdict.gateway) {
         gateway = verdict.gateway;
         s.noteGateway(gateway);
       }
+      if (verdict.identity) s.noteIdentity(verdict.identity);
     }
   }
   if (!authenticated && policy.targetAuth.method !== 'password') {
@@ -72,7 +75,7 @@ export async function runLogin(s: Session, username: string, prompter: Prompter,
   checkUsermapping(policy, serverUser, gateway);
 
   if (aa) {
-    await needinfoLoop('authorize', cfg.limits.needinfoRounds, pairs, prompter, () => aa.authorize(authorizeArgs(facts(), pairs)));
+    await needinfoLoop('authorize', cfg.limits.needinfoRounds, pairs, asking(s, prompter), () => aa.authorize(authorizeArgs(facts(), pairs)));
   }
 
   // The user is known now (gateway user, else server user and address): the session limits apply before the
@@ -82,22 +85,16 @@ export async function runLogin(s: Session, username: string, prompter: Prompter,
   return makeGrant({ policy, target, serverUser, gateway, upstream });
 }
 
-async function needinfoLoop(
-  hook: 'authenticate' | 'authorize', maxRounds: number, pairs: Record<string, string>, prompter: Prompter, call: () => Promise<Verdict>,
-): Promise<Verdict> {
-  for (let round = 0; ; round++) {
-    const v = await call();
-    switch (v.verdict) {
-      case 'ACCEPT':
-      case 'NONE':
-        return v;
-      case 'DENY':
-        throw new BastionError('DENIED_BY_PLUGIN', `${hook} denied${v.reason ? `: ${v.reason}` : ''}`, v.reason ? { userMessage: v.reason } : {});
-      case 'NEEDINFO':
-        if (round + 1 > maxRounds) throw new BastionError('NEEDINFO_LIMIT', `${hook} asked more than ${maxRounds} questions`);
-        pairs[v.question.key] = await prompter.ask(v.question.prompt, !v.question.noEcho);
-    }
-  }
+/** A prompter that tells the session's answer mask which answers were typed without echo. */
+function asking(s: Session, prompter: Prompter): KeyedPrompter {
+  return {
+    ask: async (key, prompt, echo) => {
+      const answer = await prompter.ask(prompt, echo);
+      if (echo) s.answers.shown(key, answer);
+      else s.answers.secret(answer);
+      return answer;
+    },
+  };
 }
 
 function checkUsermapping(policy: Policy, serverUser: string, gw: GatewayIdentity | undefined): void {

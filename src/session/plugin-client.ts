@@ -3,6 +3,8 @@ import { settleWithin } from '../core/deadline.js';
 import { BastionError } from '../core/errors.js';
 import type { HookName, JsonObject, JsonValue } from '../plugins/contract.js';
 import type { PluginHandle } from '../plugins/plugin-host.js';
+import type { HookOutcome } from '../plugins/runner.js';
+import type { TraceSink } from './hook-trace.js';
 
 // One session's view of one plugin: calls its hooks with the cookies of spec 4 and keeps them. Each plugin
 // has its own cookie; session_cookie is shared by every plugin of the session (last writer wins). A hook that
@@ -19,6 +21,8 @@ export interface SharedSessionState {
   noteVerdict(hook: string, verdict: string, ms: number): void;
   /** An AA plugin's additional_metadata, for the connection database. */
   noteMetadata(value: string): void;
+  /** Receives every hook call in full (`--dev`, `plugin try`); absent: calls are only logged in brief. */
+  readonly trace?: TraceSink | undefined;
 }
 
 export type Checked<T> = { ok: true; value: T; cookie: JsonObject | undefined; sessionCookie: JsonObject | undefined } | { ok: false; message: string };
@@ -67,7 +71,8 @@ export class PluginClient {
 
   /** Calls a hook whose result does not matter (session_ended, authentication_completed); never throws. */
   protected async notify(hook: HookName, timeoutMs = this.timeoutMs): Promise<void> {
-    const call = this.plugin.call(hook, this.configuration, this.args({}), this.session.id, timeoutMs);
+    const args = this.args({});
+    const call = this.plugin.call(hook, this.configuration, args, this.session.id, timeoutMs);
     if (hook !== 'session_ended') this.inflight = call;
     const outcome = await call;
     if (outcome.ok) {
@@ -78,6 +83,7 @@ export class PluginClient {
     } else {
       this.session.log.error({ event: 'hook.error', plugin: this.name, hook, code: outcome.code, ms: outcome.ms, detail: outcome.message }, 'plugin hook failed');
     }
+    this.traced(hook, args, outcome);
   }
 
   /**
@@ -92,10 +98,12 @@ export class PluginClient {
       throw new BastionError('PLUGIN_HOOK_MISSING', `plugin ${this.name} has no ${hook} method`);
     }
     this.used = true;
-    const call = this.plugin.call(hook, this.configuration, this.args(extra), this.session.id, this.timeoutMs);
+    const args = this.args(extra);
+    const call = this.plugin.call(hook, this.configuration, args, this.session.id, this.timeoutMs);
     this.inflight = call;
     const outcome = await call;
     const fail = (code: BastionError['code'], detail: string): never => {
+      this.traced(hook, args, outcome);
       log.error({ event: 'hook.error', plugin: this.name, hook, code, ms: outcome.ms, detail }, 'plugin hook failed');
       this.session.noteVerdict(hook, code, outcome.ms);
       throw new BastionError(code, `plugin ${this.name} ${hook}: ${detail}`);
@@ -104,6 +112,7 @@ export class PluginClient {
     const checked = check(outcome.value);
     if (!checked.ok) return fail('PLUGIN_BAD_RESULT', checked.message);
     this.keep(checked.cookie, checked.sessionCookie);
+    this.traced(hook, args, outcome);
     const summary = describe(checked.value);
     this.session.noteVerdict(hook, summary, outcome.ms);
     log.info({ event: 'hook.call', plugin: this.name, hook, verdict: summary, ms: outcome.ms }, 'hook called');
@@ -113,6 +122,19 @@ export class PluginClient {
   /** Marks the plugin as taking part (so it gets session_ended) for hooks called through notify(). */
   protected markUsed(): void {
     this.used = true;
+  }
+
+  /** Hands the call to the session's trace, with the cookies as they are after it. */
+  private traced(hook: HookName, args: JsonObject, outcome: HookOutcome): void {
+    this.session.trace?.({
+      plugin: this.name,
+      hook,
+      args,
+      outcome: outcome.ok ? { ok: true, result: outcome.value } : { ok: false, code: outcome.code, message: outcome.message },
+      cookieAfter: this.cookie,
+      sessionCookieAfter: this.session.sessionCookie,
+      ms: outcome.ms,
+    });
   }
 
   private keep(cookie: JsonValue | undefined, sessionCookie: JsonValue | undefined): void {

@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config, Policy } from '../config/config.js';
 import { BastionError } from '../core/errors.js';
-import { PluginHost, type PluginHandle } from '../plugins/plugin-host.js';
+import { PluginCache } from '../plugins/plugin-cache.js';
+import type { PluginHandle, PluginHostOptions } from '../plugins/plugin-host.js';
 import { ensureHostKeys, ensureKey, type LoadedKey } from '../ssh2x/keys.js';
 
 // A Runtime is one validated, frozen snapshot of the configuration with everything built from it (keys,
@@ -11,6 +12,8 @@ import { ensureHostKeys, ensureKey, type LoadedKey } from '../ssh2x/keys.js';
 
 export interface Runtime {
   readonly config: Config;
+  /** `gatehouse serve --dev`: hook calls are traced and refused users read the reason and the code. */
+  readonly dev: boolean;
   readonly hostKeys: readonly LoadedKey[];
   aaPlugin(policy: Policy): PluginHandle | undefined;
   credentialStore(policy: Policy): PluginHandle | undefined;
@@ -21,7 +24,13 @@ export interface Runtime {
   shutdown(): Promise<void>;
 }
 
-export async function buildRuntime(config: Config, log: Logger, ephemeralDir: string): Promise<Runtime> {
+export interface RuntimeOptions {
+  readonly dev?: boolean;
+  /** Plugins shared with the snapshots before and after this one: a reload loads only the plugins that changed. */
+  readonly plugins?: PluginCache;
+}
+
+export async function buildRuntime(config: Config, log: Logger, ephemeralDir: string, opts: RuntimeOptions = {}): Promise<Runtime> {
   const hostKeys = ensureHostKeys(config.keysDir);
   const clientKeys = new Map<string, LoadedKey>();
   for (const p of config.policies) {
@@ -29,7 +38,8 @@ export async function buildRuntime(config: Config, log: Logger, ephemeralDir: st
       clientKeys.set(p.targetAuth.keyFile, ensureKey(p.targetAuth.keyFile, 'ed25519', 'gatehouse-client'));
     }
   }
-  const host = new PluginHost({
+  const cache = opts.plugins ?? new PluginCache();
+  const hostOptions: PluginHostOptions = {
     pluginsDir: config.pluginsDir,
     stateDir: config.stateDir,
     ephemeralDir: join(ephemeralDir, 'plugins'),
@@ -37,13 +47,20 @@ export async function buildRuntime(config: Config, log: Logger, ephemeralDir: st
     maxActive: config.pluginPool.maxActive,
     memoryMb: config.pluginPool.memoryMb,
     python: config.python,
+    sdkHost: JSON.stringify(config.sdk),
     log,
-  });
+  };
+  const held: PluginHandle[] = [];
+  const releaseAll = (killBusy: boolean): void => {
+    for (const h of held.splice(0)) cache.release(h, killBusy);
+  };
   const aa = new Map<string, PluginHandle>();
   const stores = new Map<string, PluginHandle>();
   const load = async (name: string, type: 'aa' | 'credentialstore', where: string): Promise<PluginHandle> => {
     try {
-      return await host.load(name, type);
+      const h = await cache.acquire(hostOptions, name, type);
+      held.push(h);
+      return h;
     } catch (err) {
       const e = err as BastionError;
       throw new BastionError(e.code ?? 'PLUGIN_LOAD_FAILED', `${config.file}: ${where}: ${e.message}`, { cause: err });
@@ -57,11 +74,12 @@ export async function buildRuntime(config: Config, log: Logger, ephemeralDir: st
       }
     }
   } catch (err) {
-    await host.close();
+    releaseAll(false);
     throw err;
   }
   return {
     config,
+    dev: opts.dev === true,
     hostKeys,
     aaPlugin: (policy) => aa.get(policy.name),
     credentialStore: (policy) => stores.get(policy.name),
@@ -70,7 +88,7 @@ export async function buildRuntime(config: Config, log: Logger, ephemeralDir: st
       if (!k) throw new BastionError('TARGET_CREDENTIALS_MISSING', `no client key loaded from ${path}`);
       return k;
     },
-    retire: () => host.close(),
-    shutdown: () => host.close(true),
+    retire: () => Promise.resolve(releaseAll(false)),
+    shutdown: () => Promise.resolve(releaseAll(true)),
   };
 }

@@ -9,6 +9,7 @@ import type { ResolvedTarget } from '../target/resolved-target.js';
 import type { Runtime } from './runtime.js';
 import { endConnection } from '../ssh2x/connection-end.js';
 import { BY_APPLICATION, CONNECTION_LOST, disconnectWith } from '../ssh2x/protocol-extras.js';
+import type { PluginIdentity } from '../plugins/verdict.js';
 import type { ChannelRecord, SessionStore } from '../store/session-db.js';
 import { SessionJournal } from '../store/session-journal.js';
 import type { ChannelContext, ChannelRules } from '../proxy/channel-context.js';
@@ -16,6 +17,7 @@ import type { AaClient } from './aa-client.js';
 import { routeChannels } from './channel-router.js';
 import type { CredstoreClient } from './credstore-client.js';
 import type { GatewayIdentity, LoginGrant } from './grant.js';
+import { AnswerMask, traceSummary, type TraceSink } from './hook-trace.js';
 import type { SharedSessionState } from './plugin-client.js';
 
 // One Session per client connection, from TCP accept to the last byte. It moves through explicit phases,
@@ -34,7 +36,7 @@ export type SessionPhase = 'login' | 'active' | 'closing' | 'closed';
 
 export type CloseReason =
   | 'logout' | 'denied' | 'client_gone' | 'client_timeout' | 'idle_timeout' | 'login_timeout' | 'target_closed' | 'terminated'
-  | 'shutdown' | 'session_limit';
+  | 'idp_logout' | 'shutdown' | 'session_limit';
 
 export interface SessionHooks {
   readonly store: SessionStore;
@@ -55,6 +57,10 @@ export class Session implements SharedSessionState {
   phase: SessionPhase = 'login';
 
   sessionCookie: JsonObject = {};
+  /** Which answers a trace may show (hook-trace.ts). */
+  readonly answers = new AnswerMask();
+  /** With --dev, every hook call is logged in full, its secrets masked. */
+  readonly trace: TraceSink | undefined;
   /** This session's record in the connection database. */
   readonly journal: SessionJournal;
 
@@ -68,6 +74,10 @@ export class Session implements SharedSessionState {
     gateway?: GatewayIdentity;
     aa?: AaClient;
     credstore?: CredstoreClient;
+    /** The identity provider's user and session that authenticated this session (plugin result `identity`). */
+    identity?: PluginIdentity;
+    /** What ended the session beyond its reason (e.g. which logout token), for the connection database. */
+    endedBy?: string;
   } = {};
   private grant: LoginGrant | undefined;
   /** Files this session's terminal channels were recorded to. */
@@ -90,6 +100,12 @@ export class Session implements SharedSessionState {
   ) {
     this.logFields = { sid: this.id, ip: client.ip, port: client.port };
     this.log = rootLog.child(this.logFields);
+    // Nested under `trace`, so that the log's redaction of top-level key_value_pairs does not hide the masked
+    // view a plugin author needs; AnswerMask has removed every secret by then.
+    this.trace = runtime.dev ? (t) => {
+      const shown = this.answers.show(t);
+      this.log.info({ event: 'hook.trace', plugin: shown.plugin, hook: shown.hook, ms: shown.ms, trace: shown }, traceSummary(shown));
+    } : undefined;
     this.journal = new SessionJournal({
       store: hooks.store, storage: runtime.config.sessions.storage, instance: hooks.instance,
       onError: (err) => this.log.error({ event: 'store.error', err: err.message }, 'could not write the session to the connection database'),
@@ -129,6 +145,10 @@ export class Session implements SharedSessionState {
     return this.facts.gateway;
   }
 
+  get identity(): PluginIdentity | undefined {
+    return this.facts.identity;
+  }
+
   get recordings(): readonly string[] {
     return this.recordingPaths;
   }
@@ -164,6 +184,19 @@ export class Session implements SharedSessionState {
     this.facts.gateway = gateway;
     this.bind({ gwuser: gateway.user });
     this.journal.update({ gateway_user: gateway.user, gateway_groups: [...gateway.groups] });
+  }
+
+  /** The AA plugin bound this session to a user and session at an identity provider. */
+  noteIdentity(identity: PluginIdentity): void {
+    this.facts.identity = identity;
+    this.journal.update({ identity: { issuer: identity.issuer, subject: identity.subject, sid: identity.sid ?? null } });
+  }
+
+  /** Names what is about to end the session (e.g. a logout token), for the connection database. */
+  noteEndedBy(detail: string): void {
+    if (this.facts.endedBy !== undefined) return;
+    this.facts.endedBy = detail;
+    this.journal.update({ ended_by: detail });
   }
 
   noteRecording(path: string): void {

@@ -141,7 +141,9 @@ export class AuthAdapter implements Prompter {
     if (s.closed) return;
     s.log.info({ event: 'auth.deny', code: error.code, detail: error.message }, 'login refused');
     this.ctx = undefined;
-    disconnectWith(this.conn, NO_MORE_AUTH_METHODS, error.userMessage);
+    // With --dev the plugin author reads, in the ssh client, the code and what went wrong as well.
+    const said = s.runtime.dev ? `${error.userMessage} [${error.code}: ${error.message.split('\n')[0]}]` : error.userMessage;
+    disconnectWith(this.conn, NO_MORE_AUTH_METHODS, said);
     void s.close('denied', error);
   }
 }

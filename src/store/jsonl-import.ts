@@ -22,6 +22,12 @@ export interface ImportResult {
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+const identity = (v: unknown): SessionRecord['identity'] => {
+  const o = v as Record<string, unknown> | null;
+  const issuer = str(o?.issuer);
+  const subject = str(o?.subject);
+  return issuer && subject ? { issuer, subject, sid: str(o?.sid) } : null;
+};
 const time = (v: unknown): string | null => {
   const t = typeof v === 'string' ? Date.parse(v) : NaN;
   return Number.isNaN(t) ? null : new Date(t).toISOString();
@@ -56,6 +62,7 @@ export function fromJsonlLine(line: string, instance: string): SessionRecord | n
     gateway_user: str(o.gateway_user), gateway_groups: strings(o.gateway_groups), verdicts,
     additional_metadata: strings(o.additional_metadata), channels: [], recordings: strings(o.recordings),
     end_reason: reason, end_code: str(o.end_code), bytes_to_target: toTarget, bytes_to_client: toClient,
+    identity: identity(o.identity), ended_by: str(o.ended_by),
   };
 }
 

@@ -37,9 +37,22 @@ export class PgAdmissions {
     });
     pool.on('error', () => undefined);
     try {
-      await pool.query(`CREATE TABLE IF NOT EXISTS gatehouse_admissions (
-        session_id TEXT PRIMARY KEY, instance TEXT NOT NULL, user_key TEXT NOT NULL, user_label TEXT NOT NULL,
-        policy TEXT NOT NULL, started_at BIGINT NOT NULL)`);
+      // CREATE TABLE IF NOT EXISTS is not safe against itself: two hosts (or workers) starting at once can
+      // both find the table missing and one fails on the catalog's unique index. They take turns under the lock.
+      const c = await pool.connect();
+      try {
+        await c.query('BEGIN');
+        await c.query('SELECT pg_advisory_xact_lock($1)', [ADMISSION_LOCK]);
+        await c.query(`CREATE TABLE IF NOT EXISTS gatehouse_admissions (
+          session_id TEXT PRIMARY KEY, instance TEXT NOT NULL, user_key TEXT NOT NULL, user_label TEXT NOT NULL,
+          policy TEXT NOT NULL, started_at BIGINT NOT NULL)`);
+        await c.query('COMMIT');
+      } catch (err) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        c.release();
+      }
     } catch (err) {
       await pool.end().catch(() => undefined);
       throw new BastionError('STORE_UNAVAILABLE', `cannot use the shared session limits on ${redactUrl(url)}: ${(err as Error).message}`, { cause: err });

@@ -57,6 +57,10 @@ export const PG_MIGRATIONS: readonly string[] = [
      PRIMARY KEY (session_id, seq)
    );
    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+  // 3: the identity-provider session a plugin bound the session to (JSON: issuer, subject, sid), and what
+  // ended it from outside (e.g. the provider's back-channel logout), as in SQLite's step 3.
+  `ALTER TABLE sessions ADD COLUMN identity TEXT;
+   ALTER TABLE sessions ADD COLUMN ended_by TEXT;`,
 ];
 
 if (PG_MIGRATIONS.length !== SCHEMA_VERSION) {

@@ -9,12 +9,14 @@ import type { ChannelRecord, ExpiryRules, SessionFields, SessionQuery, SessionRe
 // own caller), so that a session's put and patches never overtake one another on different pool connections.
 // Reads wait for the writes queued before them, so that a reader sees its own writes.
 
-const JSON_COLUMNS = new Set(['gateway_groups', 'verdicts', 'additional_metadata', 'recordings']);
+const JSON_COLUMNS = new Set(['gateway_groups', 'verdicts', 'additional_metadata', 'recordings', 'identity']);
+/** JSON columns whose absence is null, not an empty list. */
+const NULLABLE_JSON = new Set(['identity']);
 const TIME_COLUMNS = new Set(['connected_at', 'login_at', 'ended_at', 'updated_at', 'opened_at', 'closed_at']);
 const SESSION_COLUMNS = [
   'session_id', 'instance', 'connected_at', 'login_at', 'ended_at', 'updated_at', 'client_ip', 'client_port', 'policy',
   'server_user', 'target_name', 'target_address', 'target_port', 'gateway_user', 'gateway_groups', 'verdicts',
-  'additional_metadata', 'recordings', 'end_reason', 'end_code', 'bytes_to_target', 'bytes_to_client',
+  'additional_metadata', 'recordings', 'end_reason', 'end_code', 'bytes_to_target', 'bytes_to_client', 'identity', 'ended_by',
 ] as const;
 const CHANNEL_COLUMNS = [
   'session_id', 'seq', 'type', 'request', 'command', 'subsystem', 'opened_at', 'closed_at', 'bytes_to_target',
@@ -39,7 +41,7 @@ function toColumn(key: string, v: unknown): unknown {
 function fromRow(row: Row): Row {
   const out: Row = {};
   for (const [k, v] of Object.entries(row)) {
-    out[k] = v === null ? (JSON_COLUMNS.has(k) ? [] : null)
+    out[k] = v === null ? (JSON_COLUMNS.has(k) && !NULLABLE_JSON.has(k) ? [] : null)
       : JSON_COLUMNS.has(k) ? JSON.parse(v as string)
       : TIME_COLUMNS.has(k) ? new Date(v as number).toISOString()
       : v;

@@ -64,6 +64,10 @@ export interface SessionRecord {
   readonly end_code: string | null;
   readonly bytes_to_target: number;
   readonly bytes_to_client: number;
+  /** The identity-provider session a plugin bound this session to (back-channel logout ends it). */
+  readonly identity: { readonly issuer: string; readonly subject: string; readonly sid: string | null } | null;
+  /** What ended the session when that is more than its reason, such as the logout token's jti. */
+  readonly ended_by: string | null;
 }
 
 /** The fields of a session row that change after it is written (everything but the channels). */

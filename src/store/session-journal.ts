@@ -47,6 +47,7 @@ export class SessionJournal {
       client_ip: start.client_ip, client_port: start.client_port, policy: null, server_user: null, target_name: null,
       target_address: null, target_port: null, gateway_user: null, gateway_groups: [], verdicts: [], additional_metadata: [],
       channels: this.channels, recordings: [], end_reason: null, end_code: null, bytes_to_target: 0, bytes_to_client: 0,
+      identity: null, ended_by: null,
     };
     if (opts.storage === 'persistent') this.putWhole();
   }
@@ -138,8 +139,8 @@ export class SessionJournal {
     this.track(this.opts.store.patch(this.rec.session_id, { updated_at: this.rec.updated_at }));
   }
 
+  /** The store runs writes in order, so the newest one settling means every earlier one has. */
   private track(p: Promise<void>): void {
-    const caught = p.catch((err: Error) => this.opts.onError(err));
-    this.last = Promise.all([this.last, caught]).then(() => undefined);
+    this.last = p.catch((err: Error) => this.opts.onError(err));
   }
 }

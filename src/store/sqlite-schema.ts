@@ -55,6 +55,10 @@ export const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (session_id, seq)
    ) WITHOUT ROWID;
    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+  // 3: the identity-provider session a plugin bound the session to (JSON: issuer, subject, sid), and what
+  // ended it when that was more than a reason (the logout token's jti).
+  `ALTER TABLE sessions ADD COLUMN identity TEXT;
+   ALTER TABLE sessions ADD COLUMN ended_by TEXT;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

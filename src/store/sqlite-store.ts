@@ -6,17 +6,19 @@ import type { ChannelRecord, ExpiryRules, SessionFields, SessionQuery, SessionRe
 import { migrate } from './sqlite-schema.js';
 
 // The embedded connection database: SQLite in WAL mode through better-sqlite3. better-sqlite3 is synchronous,
-// so writes are queued and run together in one transaction on the next turn of the event loop: a burst of
-// logins costs one commit, not one per phase, and a caller never waits inside SQLite while it holds a socket.
-// With WAL and synchronous=NORMAL a commit does not fsync; a power cut may lose the last commits, a process
-// crash loses nothing committed.
+// so writes are queued and run together in one transaction FLUSH_MS later: a burst of logins costs one commit,
+// not one per phase, and a caller never waits inside SQLite while it holds a socket. With WAL and
+// synchronous=NORMAL a commit does not fsync: a power cut may lose the last commits, a killed process the
+// writes of its last FLUSH_MS.
 
-const JSON_COLUMNS = new Set(['gateway_groups', 'verdicts', 'additional_metadata', 'recordings']);
+const JSON_COLUMNS = new Set(['gateway_groups', 'verdicts', 'additional_metadata', 'recordings', 'identity']);
+/** JSON columns whose absence is null, not an empty list. */
+const NULLABLE_JSON = new Set(['identity']);
 const TIME_COLUMNS = new Set(['connected_at', 'login_at', 'ended_at', 'updated_at', 'opened_at', 'closed_at']);
 const SESSION_COLUMNS = [
   'session_id', 'instance', 'connected_at', 'login_at', 'ended_at', 'updated_at', 'client_ip', 'client_port', 'policy',
   'server_user', 'target_name', 'target_address', 'target_port', 'gateway_user', 'gateway_groups', 'verdicts',
-  'additional_metadata', 'recordings', 'end_reason', 'end_code', 'bytes_to_target', 'bytes_to_client',
+  'additional_metadata', 'recordings', 'end_reason', 'end_code', 'bytes_to_target', 'bytes_to_client', 'identity', 'ended_by',
 ] as const;
 const CHANNEL_COLUMNS = [
   'session_id', 'seq', 'type', 'request', 'command', 'subsystem', 'opened_at', 'closed_at', 'bytes_to_target',
@@ -25,6 +27,11 @@ const CHANNEL_COLUMNS = [
 /** Rows deleted per statement when expiring, so that a large expiry does not hold the loop for long. */
 const DELETE_BATCH = 500;
 const DEFAULT_LIMIT = 1000;
+/**
+ * Writes wait this long to be committed together: under load one commit carries many sessions' phases. A crash
+ * loses at most this much of the last writes.
+ */
+const FLUSH_MS = 10;
 
 type Row = Record<string, unknown>;
 
@@ -36,7 +43,7 @@ function toColumn(key: string, v: unknown): unknown {
 }
 
 function fromColumn(key: string, v: unknown): unknown {
-  if (v === null) return JSON_COLUMNS.has(key) ? [] : null;
+  if (v === null) return JSON_COLUMNS.has(key) && !NULLABLE_JSON.has(key) ? [] : null;
   if (JSON_COLUMNS.has(key)) return JSON.parse(v as string);
   if (TIME_COLUMNS.has(key)) return new Date(v as number).toISOString();
   return v;
@@ -55,8 +62,13 @@ export interface SqliteOptions {
 
 export class SqliteSessionStore implements SessionStore {
   private queue: { run: () => void; done: (err?: Error) => void }[] = [];
-  private scheduled: NodeJS.Immediate | undefined;
+  private scheduled: NodeJS.Timeout | undefined;
   private readonly patches = new Map<string, Statement>();
+  /**
+   * Patches waiting in the queue, by session: a later patch of the same session merges into it, so that the
+   * phases of a login within one flush cost one UPDATE. A put() of the session ends the merging (order).
+   */
+  private readonly pendingPatches = new Map<string, { readonly fields: Row; readonly done: Promise<void> }>();
   private readonly insertSession: Statement;
   private readonly insertChannel: Statement;
   private readonly deleteChannels: Statement;
@@ -106,6 +118,7 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   put(rec: SessionRecord): Promise<void> {
+    this.pendingPatches.delete(rec.session_id);
     return this.enqueue(() => {
       const row: Row = {};
       for (const c of SESSION_COLUMNS) row[c] = toColumn(c, (rec as unknown as Row)[c]);
@@ -118,17 +131,27 @@ export class SqliteSessionStore implements SessionStore {
   patch(id: string, fields: SessionFields): Promise<void> {
     const keys = Object.keys(fields).filter((k) => (SESSION_COLUMNS as readonly string[]).includes(k) && k !== 'session_id').sort();
     if (keys.length === 0) return Promise.resolve();
-    return this.enqueue(() => {
-      const shape = keys.join(',');
+    const pending = this.pendingPatches.get(id);
+    if (pending) {
+      for (const k of keys) pending.fields[k] = (fields as Row)[k];
+      return pending.done;
+    }
+    const merged: Row = {};
+    for (const k of keys) merged[k] = (fields as Row)[k];
+    const done = this.enqueue(() => {
+      const all = Object.keys(merged).sort();
+      const shape = all.join(',');
       let stmt = this.patches.get(shape);
       if (!stmt) {
-        stmt = this.db.prepare(`UPDATE sessions SET ${keys.map((k) => `${k} = @${k}`).join(', ')} WHERE session_id = @session_id`);
+        stmt = this.db.prepare(`UPDATE sessions SET ${all.map((k) => `${k} = @${k}`).join(', ')} WHERE session_id = @session_id`);
         this.patches.set(shape, stmt);
       }
       const row: Row = { session_id: id };
-      for (const k of keys) row[k] = toColumn(k, (fields as Row)[k]);
+      for (const k of all) row[k] = toColumn(k, merged[k]);
       stmt.run(row);
     });
+    this.pendingPatches.set(id, { fields: merged, done });
+    return done;
   }
 
   putChannel(id: string, ch: ChannelRecord): Promise<void> {
@@ -223,17 +246,29 @@ export class SqliteSessionStore implements SessionStore {
     if (this.closed) return Promise.reject(new BastionError('STORE_UNAVAILABLE', `session database ${this.file} is closed`));
     return new Promise((resolve, reject) => {
       this.queue.push({ run, done: (err) => (err ? reject(err) : resolve()) });
-      this.scheduled ??= setImmediate(() => this.flush());
+      this.scheduled ??= setTimeout(() => this.flush(), FLUSH_MS);
     });
   }
 
-  /** Runs every queued write in one transaction; a failing write fails only its own caller. */
+  /**
+   * Runs every queued write in one transaction. If one fails, the batch is rolled back and each write is run
+   * again in its own savepoint, so that a failing write fails only its own caller (the fast path pays nothing
+   * for that).
+   */
   private flush(): void {
-    if (this.scheduled) clearImmediate(this.scheduled);
+    if (this.scheduled) clearTimeout(this.scheduled);
     this.scheduled = undefined;
     const batch = this.queue;
     if (batch.length === 0) return;
     this.queue = [];
+    this.pendingPatches.clear();
+    try {
+      this.db.transaction(() => { for (const op of batch) op.run(); })();
+      for (const op of batch) op.done();
+      return;
+    } catch {
+      // one of them failed: isolate it below
+    }
     const results: (Error | undefined)[] = [];
     try {
       this.db.transaction(() => {

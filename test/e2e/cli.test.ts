@@ -134,10 +134,10 @@ describe('gatehouse serve with the shipped config.yaml', () => {
 describe('gatehouse plugin check', () => {
   const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
 
-  test('a good plugin: its type, runtime and methods, exit 0', () => {
+  test('a good plugin: its type, runtime and the hooks Gatehouse will call, exit 0', () => {
     const js = cli('plugin', 'check', join(ROOT, 'plugins', 'demo_token'));
     assert.equal(js.status, 0, js.stderr);
-    assert.match(js.stdout, /^demo_token 1\.0\.0: AA plugin, plugin API 1\.2, javascript\nmethods: authenticate, authorize, session_ended\nok\n$/);
+    assert.match(js.stdout, /^demo_token 1\.0\.0: AA plugin, plugin API 1\.2, javascript\nhooks: authenticate, authorize, session_ended\nok\n$/);
     const py = cli('plugin', 'check', join(FIXTURES, 'plugins', 'sps_token_example'));
     assert.equal(py.status, 0, py.stderr);
     assert.match(py.stdout, /AA plugin, plugin API 1\.0, python/);

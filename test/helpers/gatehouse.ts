@@ -43,6 +43,8 @@ export interface GatehouseOptions {
   readonly extra?: (ctx: HarnessContext) => Record<string, unknown>;
   /** Files to create before start, relative to the temp dir. */
   readonly files?: (ctx: HarnessContext) => Record<string, string>;
+  /** As `gatehouse serve --dev`. */
+  readonly dev?: boolean;
 }
 
 export interface Gatehouse extends HarnessContext {
@@ -97,7 +99,7 @@ export async function startGatehouse(opts: GatehouseOptions): Promise<Gatehouse>
     },
   });
   const config = loadConfigFile(configFile);
-  const app = await createApp(config, createLogger('debug', sink));
+  const app = await createApp(config, createLogger('debug', sink), { dev: opts.dev === true });
   try {
     await app.start();
   } catch (err) {

@@ -48,7 +48,7 @@ export interface Scenario {
  * A real sshd target and a Gatehouse whose policies reach it under the specs' aliases, with the fixture AA
  * plugin `plugin`; `extra` adds top-level config.yaml keys.
  */
-export async function startScenario(specs: readonly PolicySpec[], opts: { plugin?: string; extra?: Record<string, unknown>; password?: boolean; sshdConfig?: readonly string[] } = {}): Promise<Scenario> {
+export async function startScenario(specs: readonly PolicySpec[], opts: { plugin?: string; extra?: Record<string, unknown>; password?: boolean; sshdConfig?: readonly string[]; dev?: boolean } = {}): Promise<Scenario> {
   const plugin = opts.plugin ?? 'scripted';
   const sshd = await startSshd({ password: opts.password ?? false, config: opts.sshdConfig ?? [] });
   let gh: Gatehouse;
@@ -58,6 +58,7 @@ export async function startScenario(specs: readonly PolicySpec[], opts: { plugin
       policies: (ctx) => scenarioPolicies(ctx, sshd, specs, plugin),
       extra: () => ({ hosts: scenarioHosts(sshd, specs), ...opts.extra }),
       files: () => targetKnownHosts(sshd),
+      dev: opts.dev === true,
     });
   } catch (err) {
     await sshd.stop();

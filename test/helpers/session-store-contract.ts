@@ -21,6 +21,7 @@ export function record(id: string, over: Partial<SessionRecord> = {}): SessionRe
     client_ip: '10.0.0.5', client_port: 50123, policy: 'default', server_user: 'root', target_name: 'db01', target_address: '10.1.0.1',
     target_port: 22, gateway_user: 'alice', gateway_groups: ['ops'], verdicts: [{ hook: 'authenticate', verdict: 'ACCEPT', at: iso(T0 + 500), ms: 12 }],
     additional_metadata: ['ticket=42'], recordings: [], end_reason: 'logout', end_code: null, bytes_to_target: 10, bytes_to_client: 20,
+    identity: { issuer: 'https://idp.example', subject: 'alice', sid: 'sid-1' }, ended_by: null,
     channels: [{ seq: 1, type: 'session', request: 'exec', command: 'uptime', subsystem: null, opened_at: iso(T0 + 2000), closed_at: iso(T0 + 3000),
       bytes_to_target: 0, bytes_to_client: 20, exit_status: 0, exit_signal: null }],
     ...over,
@@ -173,6 +174,7 @@ export function sessionStoreContract(name: string, factory: StoreFactory): void 
         policy: 'default', server_username: 'root', target_server: 'db01', target_address: '10.1.0.1', target_port: 22, gateway_user: 'carol',
         gateway_groups: ['dba'], verdicts: [{ hook: 'authenticate', verdict: 'ACCEPT', ms: 3 }], additional_metadata: ['m=1'],
         end_reason: 'logout', end_code: null, bytes_to_target: 5, bytes_to_client: 6, recordings: ['/r/a.cast'],
+        identity: { issuer: 'https://idp.example', subject: 'carol', sid: 'idp-7' }, ended_by: 'logout_token jti=j-7',
         key_value_pairs: { otp: 'SECRET-KVP' }, password: 'SECRET-PW',
       };
       const denied = { ...old, session_id: 'old-2', end_reason: 'denied', bytes_to_target: 0, bytes_to_client: 0, gateway_user: null };
@@ -185,6 +187,8 @@ export function sessionStoreContract(name: string, factory: StoreFactory): void 
       assert.equal(got?.target_name, 'db01');
       assert.equal(got?.login_at, iso(T0));
       assert.deepEqual(got?.recordings, ['/r/a.cast']);
+      assert.deepEqual(got?.identity, { issuer: 'https://idp.example', subject: 'carol', sid: 'idp-7' });
+      assert.equal(got?.ended_by, 'logout_token jti=j-7');
       assert.deepEqual(got?.verdicts, [{ hook: 'authenticate', verdict: 'ACCEPT', at: iso(T0), ms: 3 }]);
       assert.ok(!JSON.stringify(got).includes('SECRET'));
       assert.equal((await store.get('old-2'))?.login_at, null);

@@ -20,14 +20,15 @@ test('--since and --until take times and spans back from now', () => {
 });
 
 test('the history table and the whole record say who, where, what ran and why it ended', () => {
-  const r = record('abc', { additional_metadata: ['ticket=42'], recordings: ['/rec/abc-1.cast'] });
+  const r = record('abc', { additional_metadata: ['ticket=42'], recordings: ['/rec/abc-1.cast'], ended_by: 'logout_token jti=j-1' });
   const table = historyTable([r, record('live', { ended_at: null, end_reason: null })]);
   assert.match(table, /^SESSION +CONNECTED +DURATION +CLIENT/);
   assert.match(table, /abc +2026-11-30T10:00:00Z +1m0s +10\.0\.0\.5:50123 +default +root@db01:22 +alice +logout +10\/20/);
   assert.match(table, /\nlive .* live +10\/20$/);
   const text = describeRecord(r);
   for (const want of [/gateway user alice \(groups: ops\)/, /authenticate ACCEPT \(12 ms\)/, /ticket=42/,
-    /1\. session exec "uptime": .* exit 0, 0\/20 bytes/, /\/rec\/abc-1\.cast/, /ended +2026-11-30T10:01:00Z: logout/]) {
+    /1\. session exec "uptime": .* exit 0, 0\/20 bytes/, /\/rec\/abc-1\.cast/, /ended +2026-11-30T10:01:00Z: logout/,
+    /identity +alice at https:\/\/idp\.example \(session sid-1\)/, /ended by +logout_token jti=j-1/]) {
     assert.match(text, want);
   }
 });

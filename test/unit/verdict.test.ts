@@ -74,6 +74,23 @@ describe('checkVerdict', () => {
     const fromAuthorize = ok('authorize', { verdict: 'ACCEPT', gateway_user: 'a', gateway_groups: [] });
     if (fromAuthorize.verdict === 'ACCEPT') assert.equal(fromAuthorize.gateway, undefined);
   });
+  test('identity {issuer, subject, sid} from an authenticate ACCEPT binds the session; anything else is a warning', () => {
+    const full = ok('authenticate', { verdict: 'ACCEPT', identity: { issuer: 'https://op', subject: 's1', sid: 'x9' } });
+    assert.ok(full.verdict === 'ACCEPT');
+    assert.deepEqual(full.identity, { issuer: 'https://op', subject: 's1', sid: 'x9' });
+    const noSid = ok('authenticate', { verdict: 'ACCEPT', identity: { issuer: 'https://op', subject: 's1', sid: null } });
+    assert.ok(noSid.verdict === 'ACCEPT');
+    assert.deepEqual(noSid.identity, { issuer: 'https://op', subject: 's1', sid: undefined });
+    for (const identity of [{ issuer: 'https://op' }, { issuer: '', subject: 's' }, { issuer: 'i', subject: 's', sid: 5 }, 'text'] as JsonValue[]) {
+      const v = ok('authenticate', { verdict: 'ACCEPT', identity });
+      assert.ok(v.verdict === 'ACCEPT');
+      assert.equal(v.identity, undefined);
+      assert.match(v.warnings.join(), /"identity" must be/);
+    }
+    const fromAuthorize = ok('authorize', { verdict: 'ACCEPT', identity: { issuer: 'i', subject: 's' } });
+    assert.ok(fromAuthorize.verdict === 'ACCEPT');
+    assert.equal(fromAuthorize.identity, undefined);
+  });
   test('additional_metadata that is not a string is stored as JSON text, as the SDK does', () => {
     assert.equal(ok('authenticate', { verdict: 'ACCEPT', additional_metadata: { reason: 'x' } }).additionalMetadata, '{"reason":"x"}');
   });

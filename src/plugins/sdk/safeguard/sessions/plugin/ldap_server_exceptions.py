@@ -1,0 +1,10 @@
+# Copyright Gatehouse contributors. Licensed under the Apache License, Version 2.0.
+from .exceptions import PluginSDKRuntimeError
+
+
+class LDAPOperationError(PluginSDKRuntimeError):
+    pass
+
+
+class LDAPUserNotFound(PluginSDKRuntimeError):
+    pass
