@@ -153,7 +153,13 @@ describe('connection database: one row per session, from arrival to end', () => 
     const all = await cli('terminate', '--all', '--yes', '--config', gh.configFile);
     assert.equal(all.code, 0, all.stderr);
     assert.match((await b1).stderr, /Session terminated by an administrator\./);
-    const terminated = await rows(gh, { reason: 'terminated' });
+    // The client is told before the session has finished closing (session_ended, then the row's end): wait
+    // for the rows rather than read them at once.
+    let terminated = await rows(gh, { reason: 'terminated' });
+    for (const deadline = Date.now() + 20_000; terminated.filter((r) => r.gateway_user === 'bob').length === 0 && Date.now() < deadline;) {
+      await new Promise((r) => setTimeout(r, 50));
+      terminated = await rows(gh, { reason: 'terminated' });
+    }
     assert.equal(terminated.filter((r) => r.gateway_user === 'alice').length >= 2, true);
     assert.equal(terminated.filter((r) => r.gateway_user === 'bob').length, 1);
   });
