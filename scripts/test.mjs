@@ -13,6 +13,9 @@ const missing = () => [
   ...(existsSync('/usr/sbin/sshd') ? [] : ['openssh-server']),
   // sshd needs xauth to offer X11 forwarding (the X11 tests).
   ...(existsSync('/usr/bin/xauth') ? [] : ['xauth']),
+  // Clients other than OpenSSH's (the interop tests): Dropbear's dbclient and paramiko.
+  ...(onPath('dbclient') ? [] : ['dropbear-bin']),
+  ...(existsSync('/usr/lib/python3/dist-packages/paramiko') ? [] : ['python3-paramiko']),
 ].filter((p, i, a) => a.indexOf(p) === i);
 
 let packages = missing();

@@ -94,7 +94,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   const sessions = localSessionControl(registry, log);
   // With a shared database, the control socket sees and ends the sessions of every Gatehouse host.
   const hosts = !opts.worker && config.database ? hostsLink(sessions, config.database, log) : undefined;
-  const control = opts.worker ? undefined : new ControlServer(config.controlSocket, hosts?.control ?? sessions, log);
+  const control = opts.worker ? undefined : new ControlServer(config.controlSocket, hosts?.control ?? sessions, log, undefined, server.penalties);
   // The logout listener acts on this process's sessions (with workers: N, each worker listens on the shared port).
   const identity = config.identityLogout ? new IdentityLogoutListener(config.identityLogout, registry, log) : undefined;
   let identityAddress: AddressInfo | undefined;

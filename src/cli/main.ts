@@ -13,11 +13,14 @@ import { GATEHOUSE_VERSION } from '../core/version.js';
 import { tuneProcess } from './process-tuning.js';
 import { LOW_FILE_LIMIT, openFileLimit, sessionsWithin } from './file-limit.js';
 import { PLUGIN_USAGE, pluginCommand } from './plugin-commands.js';
+import { checkConfig, probeListen } from './check.js';
 import { processTerminal, sessionsCommand, terminateCommand } from './session-commands.js';
+import { penaltiesCommand } from './penalties-command.js';
 
 // Command line: `gatehouse serve --config FILE` runs the bastion; `gatehouse check --config FILE` validates
 // the configuration and loads every plugin; `gatehouse plugin check DIR` validates one plugin folder;
-// `gatehouse sessions` and `gatehouse terminate ID` talk to a running one through its control socket.
+// `gatehouse sessions`, `gatehouse terminate ID` and `gatehouse penalties` talk to a running one through its
+// control socket.
 // Signals are handled here and nowhere else.
 
 const USAGE = `Gatehouse ${GATEHOUSE_VERSION}, an SSH bastion with SPS-style plugins
@@ -39,6 +42,8 @@ ${PLUGIN_USAGE}
   gatehouse terminate SESSION_ID | --user NAME | --gateway-user NAME | --all [--yes] [--config config.yaml]
                                            end sessions (asks first on a terminal); their users read
                                            why, session_ended runs
+  gatehouse penalties [--clear ADDRESS|all] [--config config.yaml] [--json]
+                                           list the sources refused for misbehaving, or clear them
   gatehouse --version
 
 Signals (serve): SIGHUP reloads config.yaml and plugins (the old configuration keeps serving when the new
@@ -50,6 +55,7 @@ async function main(argv: string[]): Promise<number> {
   // These have options of their own (filters, --yes) and parse their arguments themselves.
   if (argv[0] === 'sessions') return sessionsCommand(argv.slice(1), io);
   if (argv[0] === 'terminate') return terminateCommand(argv.slice(1), io, processTerminal());
+  if (argv[0] === 'penalties') return penaltiesCommand(argv.slice(1), io);
   const { values, positionals } = parseArgs({
     args: argv,
     options: {
@@ -84,14 +90,16 @@ async function main(argv: string[]): Promise<number> {
     return -1;
   }
   const config = loadConfigFile(values.config!);
-  const dev = command === 'serve' && values.dev === true;
-  const log = createLogger(config.logLevel, dev && process.stdout.isTTY ? prettyDestination() : undefined);
   if (command === 'check') {
-    const app = await createApp(config, log);
-    await app.stop(0);
-    process.stdout.write(`${config.file}: configuration and plugins are valid\n`);
-    return 0;
+    const report = await checkConfig(config);
+    (report.ok ? process.stdout : process.stderr).write(`${report.lines.map((l) => (report.ok ? l : `gatehouse: ${l}`)).join('\n')}\n`);
+    return report.ok ? 0 : 1;
   }
+  // The same listen checks as `check`, so that serve refuses with the same coded line, not a stack.
+  const unusable = await probeListen(config);
+  if (unusable.length > 0) throw new BastionError('LISTEN_FAILED', unusable.join('\n  '));
+  const dev = values.dev === true;
+  const log = createLogger(config.logLevel, dev && process.stdout.isTTY ? prettyDestination() : undefined);
 
   let app: { reload(): Promise<void>; stop(): Promise<{ drained: boolean }> };
   // --dev traces and reloads in one process: it is for writing plugins, not for serving at scale.
@@ -143,8 +151,17 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (err: unknown) => {
+    // Start-up failures are one coded line, never a stack (GATEHOUSE_DEBUG=1 adds it for a bug report).
     if (err instanceof BastionError) process.stderr.write(`gatehouse: ${err.code}: ${err.message}\n`);
-    else process.stderr.write(`gatehouse: ${(err as Error).stack ?? String(err)}\n`);
+    else process.stderr.write(`gatehouse: STARTUP_FAILED: ${oneLine(err)}\n`);
+    if (process.env['GATEHOUSE_DEBUG'] === '1') process.stderr.write(`${(err as Error).stack ?? ''}\n`);
     process.exitCode = 1;
   },
 );
+
+function oneLine(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const text = e instanceof Error ? `${e.code ? `${e.code}: ` : ''}${e.message}` : String(err);
+  const line = text.replace(/\s*\n\s*/g, ' ');
+  return line.length > 500 ? `${line.slice(0, 500)}...` : line;
+}

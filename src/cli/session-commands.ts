@@ -45,12 +45,13 @@ const OPTIONS = {
   reason: { type: 'string' },
 } as const;
 
-async function ask(socket: string, req: ControlRequest, io: Output): Promise<ControlReply | undefined> {
+/** One request to the control socket; undefined (after saying why) when no Gatehouse answers. */
+export async function ask(socket: string, req: ControlRequest, io: Output, stoppedHint = ' (history: gatehouse sessions --all)'): Promise<ControlReply | undefined> {
   try {
     return await controlRequest(socket, req);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' || code === 'ECONNREFUSED' ? 'no Gatehouse is running with this configuration (history: gatehouse sessions --all)'
+    const why = code === 'ENOENT' || code === 'ECONNREFUSED' ? `no Gatehouse is running with this configuration${stoppedHint}`
       : code === 'EACCES' ? 'not allowed: run this as the account Gatehouse runs as (or root)'
       : (err as Error).message;
     io.err(`gatehouse: ${socket}: ${why}\n`);
@@ -58,7 +59,7 @@ async function ask(socket: string, req: ControlRequest, io: Output): Promise<Con
   }
 }
 
-const seconds = (s: number): string => (s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m${s % 60}s` : `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`);
+export const seconds = (s: number): string => (s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m${s % 60}s` : `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`);
 
 export function liveTable(sessions: readonly SessionSummary[]): string {
   return columns([
@@ -158,7 +159,7 @@ export async function terminateCommand(argv: string[], io: Output, term: Termina
   return 0;
 }
 
-function usage(io: Output, text: string): number {
+export function usage(io: Output, text: string): number {
   io.err(`gatehouse: ${text}\n`);
   return 2;
 }

@@ -4,6 +4,8 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { BastionError } from '../core/errors.js';
 import type { TargetSpec } from '../target/username.js';
 import { compileAllowRule, type AllowRule } from '../target/target-rules.js';
+import { resolveAdmission, resolvePenalties, type AdmissionSettings, type PenaltyConfig } from './abuse-limits.js';
+import { type ChannelPolicy } from './channel-policy.js';
 import type { LogLevel } from '../log/logger.js';
 import { resolveSdk } from './sdk-schema.js';
 import { configSchema, GC_MODES, type ListenAddress, type RawConfig, type RawPolicy } from './schema.js';
@@ -59,6 +61,8 @@ export interface Policy {
   readonly maxSessionsPerUser: number | undefined;
   /** Whether terminal sessions (those with a pty) are recorded as asciicast files in recordings_dir. */
   readonly recordSessions: boolean;
+  /** What session channels may do (config/channel-policy.ts); everything when the policy says nothing. */
+  readonly channels: ChannelPolicy;
 }
 
 export interface Config {
@@ -82,8 +86,23 @@ export interface Config {
     readonly targetConnectMs: number;
     readonly shutdownMs: number;
   };
-  readonly limits: { readonly needinfoRounds: number; readonly targetPasswordTries: number; readonly maxUnauthenticated: number };
-  readonly pluginPool: { readonly warmWorkers: number; readonly maxActive: number; readonly memoryMb: number };
+  readonly limits: { readonly needinfoRounds: number; readonly targetPasswordTries: number };
+  /** Admission at TCP accept and the cap on failed answers (config/abuse-limits.ts). */
+  readonly admission: AdmissionSettings;
+  readonly penalties: PenaltyConfig;
+  readonly pluginPool: {
+    readonly warmWorkers: number;
+    readonly maxActive: number;
+    readonly memoryMb: number;
+    /** The plugin bounds (plugins/bounds.ts), from plugin_pool. */
+    readonly sessionEndedWaitMs: number;
+    readonly addressSpaceMb: number;
+    readonly jsExternalMb: number;
+    readonly outputLineBytes: number;
+    readonly outputCallBytes: number;
+    readonly outputCallLines: number;
+    readonly promptBytes: number;
+  };
   /** Interpreter for Python plugins (absolute path, as a pyenv shim on PATH costs 5x per call). */
   readonly python: string;
   readonly ssh: {
@@ -135,7 +154,7 @@ export function parseConfig(text: string, path: string): Config {
     doc = parseYaml(text, path);
   } catch (err) {
     if (err instanceof YamlSyntaxError) {
-      throw new BastionError('CONFIG_INVALID', `${path}:${err.line ?? '?'}: YAML syntax error: ${err.message}`);
+      throw new BastionError('CONFIG_INVALID', `${path}:${err.line ?? 1}: YAML syntax error: ${err.message}`);
     }
     throw err;
   }
@@ -146,11 +165,17 @@ export function parseConfig(text: string, path: string): Config {
   return deepFreeze(cfg);
 }
 
+/** Longest message of one issue; a longer one (a value echoed whole by some check) is cut. */
+const ISSUE_MAX = 400;
+
 function configError(path: string, doc: ParsedYaml, issues: Issue[]): BastionError {
   const lines = issues.map((i) => {
-    const line = doc.lineOf(i.path);
-    const key = i.path.length > 0 ? i.path.join('.') : '(top level)';
-    return `${path}${line ? `:${line}` : ''}: ${key}: ${i.message}`;
+    // An empty file has no node at all: its errors are on line 1.
+    const line = doc.lineOf(i.path) ?? 1;
+    const path0 = i.path.length > 0 ? i.path.join('.') : '(top level)';
+    const key = path0.length > 200 ? `${path0.slice(0, 200)}...` : path0;
+    const message = i.message.length > ISSUE_MAX ? `${i.message.slice(0, ISSUE_MAX)}...` : i.message;
+    return `${path}:${line}: ${key}: ${message}`;
   });
   return new BastionError('CONFIG_INVALID', `invalid configuration:\n  ${lines.join('\n  ')}`);
 }
@@ -163,6 +188,14 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
   const t = raw.timeouts;
   const names = new Set<string>();
   const policies: Policy[] = [];
+  // sun_path holds 108 bytes on Linux, with the terminating NUL: checked here so that check and serve agree.
+  const controlSocket = raw.control_socket ? abs(raw.control_socket) : join(abs(raw.state_dir!), 'control.sock');
+  if (Buffer.byteLength(controlSocket) > 107) {
+    issues.push({
+      path: [raw.control_socket ? 'control_socket' : 'state_dir'],
+      message: `the control socket ${controlSocket.slice(0, 120)}${controlSocket.length > 120 ? '...' : ''} is longer than the 107 bytes a Unix socket path takes: set control_socket to a shorter path`,
+    });
+  }
   raw.policies.forEach((p, i) => {
     const policy = resolvePolicy(p, ['policies', i], abs, keysDir, issues);
     if (names.has(p.name)) issues.push({ path: ['policies', i, 'name'], message: `duplicate policy name "${p.name}"` });
@@ -175,7 +208,7 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
     keysDir,
     pluginsDir: abs(raw.plugins_dir!),
     stateDir: abs(raw.state_dir!),
-    controlSocket: raw.control_socket ? abs(raw.control_socket) : join(abs(raw.state_dir!), 'control.sock'),
+    controlSocket,
     recordingsDir: raw.recordings_dir ? abs(raw.recordings_dir) : join(abs(raw.state_dir!), 'recordings'),
     logLevel: raw.log_level!,
     watch: raw.watch!,
@@ -189,12 +222,20 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
     limits: {
       needinfoRounds: raw.limits.needinfo_rounds!,
       targetPasswordTries: raw.limits.target_password_tries!,
-      maxUnauthenticated: raw.limits.max_unauthenticated!,
     },
+    admission: resolveAdmission(raw.limits, issues),
+    penalties: resolvePenalties(raw.penalties, issues),
     pluginPool: {
       warmWorkers: raw.plugin_pool.warm_workers!,
       maxActive: raw.plugin_pool.max_active!,
       memoryMb: raw.plugin_pool.memory_mb!,
+      sessionEndedWaitMs: raw.plugin_pool.session_ended_wait! * 1000,
+      addressSpaceMb: raw.plugin_pool.address_space_mb!,
+      jsExternalMb: raw.plugin_pool.js_external_mb!,
+      outputLineBytes: raw.plugin_pool.output_line_bytes!,
+      outputCallBytes: raw.plugin_pool.output_call_bytes!,
+      outputCallLines: raw.plugin_pool.output_call_lines!,
+      promptBytes: raw.plugin_pool.prompt_bytes!,
     },
     python: raw.python!,
     ssh: {
@@ -284,6 +325,7 @@ function resolvePolicy(
     idleTimeoutMs: p.idle_timeout! * 1000,
     maxSessionsPerUser: p.max_sessions_per_user,
     recordSessions: p.record_sessions!,
+    channels: p.channels!,
   };
 }
 

@@ -1,4 +1,6 @@
 import { isIP } from 'node:net';
+import { limitsSchema, penaltiesSchema } from './abuse-limits.js';
+import { ALLOW_ALL, channelsCheck } from './channel-policy.js';
 import { LOG_LEVELS } from '../log/logger.js';
 import { SUPPORTED } from '../ssh2x/internals.js';
 import { parseTarget, type TargetSpec } from '../target/username.js';
@@ -147,6 +149,7 @@ const policy = object({
   allow_x11_forwarding: optional(boolean(), false),
   idle_timeout: optional(number({ min: 0, max: 30 * 86400 }), 0),
   record_sessions: optional(boolean(), false),
+  channels: optional(channelsCheck, ALLOW_ALL),
   max_sessions_per_user: policyMaxSessionsPerUser,
 });
 
@@ -168,13 +171,23 @@ export const configSchema = object({
   limits: section({
     needinfo_rounds: optional(number({ integer: true, min: 1, max: 100 }), 10),
     target_password_tries: optional(number({ integer: true, min: 1, max: 10 }), 3),
-    max_unauthenticated: optional(number({ integer: true, min: 1, max: 100000 }), 200),
+    // The older form of limits.max_startups's "full"; set, it takes precedence over it.
+    max_unauthenticated: optional(number({ integer: true, min: 1, max: 100000 })),
+    ...limitsSchema,
   }),
+  penalties: section(penaltiesSchema),
   python: optional(string({ pattern: /^\//, hint: 'an absolute path such as /usr/bin/python3' }), '/usr/bin/python3'),
   plugin_pool: section({
     warm_workers: optional(number({ integer: true, min: 0, max: 16 }), 2),
     max_active: optional(number({ integer: true, min: 1, max: 10000 }), 64),
     memory_mb: optional(number({ integer: true, min: 16, max: 4096 }), 256),
+    session_ended_wait: optional(number({ min: 0, max: 86400 }), 120),
+    address_space_mb: optional(number({ integer: true, min: 64, max: 1048576 }), 2048),
+    js_external_mb: optional(number({ integer: true, min: 64, max: 1048576 }), 1024),
+    output_line_bytes: optional(number({ integer: true, min: 80, max: 1048576 }), 4096),
+    output_call_bytes: optional(number({ integer: true, min: 1024, max: 268435456 }), 1048576),
+    output_call_lines: optional(number({ integer: true, min: 1, max: 100000 }), 200),
+    prompt_bytes: optional(number({ integer: true, min: 64, max: 32768 }), 4096),
   }),
   ssh: section({
     ciphers: optional(algorithms('CIPHER')),

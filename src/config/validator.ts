@@ -34,7 +34,16 @@ const issue = (ctx: Ctx, path: KeyPath, message: string): undefined => {
 };
 
 const typeName = (v: unknown): string =>
-  v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a mapping' : `${typeof v} ${JSON.stringify(v)}`;
+  v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a mapping' : `${typeof v} ${echo(v)}`;
+
+/** Longest piece of a configured value an error message repeats. */
+const ECHO_MAX = 80;
+
+/** A value as an error message shows it: JSON, cut to ECHO_MAX characters (a huge value is not echoed whole). */
+export function echo(v: unknown): string {
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > ECHO_MAX ? `${text.slice(0, ECHO_MAX)}... (${text.length} characters)` : text;
+}
 
 export function optional<T>(check: Check<T>, fallback?: T): Optional<T> {
   return { optional: true, check, fallback };
@@ -108,7 +117,7 @@ export function string(opts: { pattern?: RegExp; hint?: string; nonEmpty?: boole
     if (typeof value !== 'string') return issue(ctx, path, `must be a string, not ${typeName(value)}`);
     if (opts.nonEmpty !== false && value.length === 0) return issue(ctx, path, 'must not be empty');
     if (opts.pattern && !opts.pattern.test(value)) {
-      return issue(ctx, path, `${JSON.stringify(value)} is not valid${opts.hint ? `: ${opts.hint}` : ''}`);
+      return issue(ctx, path, `${echo(value)} is not valid${opts.hint ? `: ${opts.hint}` : ''}`);
     }
     return value;
   };
@@ -117,7 +126,7 @@ export function string(opts: { pattern?: RegExp; hint?: string; nonEmpty?: boole
 export function number(opts: { min?: number; max?: number; integer?: boolean } = {}): Check<number> {
   return (value, path, ctx) => {
     if (typeof value !== 'number' || !Number.isFinite(value)) return issue(ctx, path, `must be a number, not ${typeName(value)}`);
-    if (opts.integer && !Number.isInteger(value)) return issue(ctx, path, `must be a whole number, not ${value}`);
+    if (opts.integer && !Number.isInteger(value)) return issue(ctx, path, `must be a whole number, not ${echo(value)}`);
     if (opts.min !== undefined && value < opts.min) return issue(ctx, path, `must be at least ${opts.min}, not ${value}`);
     if (opts.max !== undefined && value > opts.max) return issue(ctx, path, `must be at most ${opts.max}, not ${value}`);
     return value;

@@ -3,6 +3,8 @@ import yaml from 'js-yaml';
 // Parses YAML with js-yaml and remembers where every node starts, so that a schema error on a key path such
 // as policies.0.target_auth.method can name the line it came from. js-yaml reports 'open'/'close' events for
 // every node it composes (its `listener` option); mappings list their children as key, value, key, value.
+// Looking a line up costs a binary search over the line starts and one map lookup per path segment, so that
+// formatting thousands of errors stays linear in the file size (a SIGHUP must not stall live sessions).
 
 export type KeyPath = readonly (string | number)[];
 
@@ -50,13 +52,34 @@ export function parseYaml(text: string, filename: string): ParsedYaml {
     });
   } catch (err) {
     const e = err as { reason?: string; mark?: { line: number }; message: string };
-    throw new YamlSyntaxError(e.reason ?? e.message, e.mark ? e.mark.line + 1 : undefined);
+    throw new YamlSyntaxError(e.reason ?? e.message, e.mark ? e.mark.line + 1 : secondDocumentLine(text));
   }
 
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
   const lineAt = (pos: number): number => {
-    let line = 1;
-    for (let i = 0; i < pos && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
-    return line;
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid]! <= pos) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo + 1;
+  };
+  // Key -> index of the key among a mapping's children, built on the first lookup in that mapping.
+  const keyIndex = new Map<Node, Map<string, number>>();
+  const indexOf = (node: Node, key: string): number | undefined => {
+    let m = keyIndex.get(node);
+    if (!m) {
+      m = new Map();
+      for (let i = 0; i + 1 < node.children.length; i += 2) {
+        const k = String(node.children[i]!.result);
+        if (!m.has(k)) m.set(k, i);
+      }
+      keyIndex.set(node, m);
+    }
+    return m.get(key);
   };
 
   return {
@@ -67,16 +90,10 @@ export function parseYaml(text: string, filename: string): ParsedYaml {
       for (const seg of path) {
         if (!node) break;
         if (node.kind === 'mapping') {
-          let next: Node | undefined;
-          for (let i = 0; i + 1 < node.children.length; i += 2) {
-            const key = node.children[i]!;
-            if (String(key.result) === String(seg)) {
-              best = lineAt(key.pos);
-              next = node.children[i + 1];
-              break;
-            }
-          }
-          if (!next) break;
+          const i = indexOf(node, String(seg));
+          const next = i === undefined ? undefined : node.children[i + 1];
+          if (i === undefined || !next) break;
+          best = lineAt(node.children[i]!.pos);
           node = next;
         } else if (node.kind === 'sequence' && typeof seg === 'number') {
           const item = node.children[seg];
@@ -92,4 +109,13 @@ export function parseYaml(text: string, filename: string): ParsedYaml {
       return best;
     },
   };
+}
+
+/** js-yaml reports "more than one document" without a position: the line where the second one starts. */
+function secondDocumentLine(text: string): number | undefined {
+  const lines = text.split('\n');
+  const markers = lines.flatMap((l, i) => (/^---(\s|$)/.test(l) ? [i + 1] : []));
+  const firstContent = lines.findIndex((l) => l.trim() !== '' && !l.trimStart().startsWith('#') && !l.startsWith('%'));
+  const explicitFirst = firstContent >= 0 && markers[0] === firstContent + 1;
+  return explicitFirst ? markers[1] : markers[0];
 }

@@ -8,7 +8,21 @@ export type ControlRequest =
   /** Ends the sessions named (one, or several: `terminate --user` and `--all` name those the admin confirmed). */
   | { readonly command: 'terminate'; readonly session_id?: string; readonly session_ids?: readonly string[] }
   /** Ends every session of that gateway user (the identity the AA plugin authenticated). */
-  | { readonly command: 'terminate'; readonly gateway_user: string };
+  | { readonly command: 'terminate'; readonly gateway_user: string }
+  | { readonly command: 'penalties' }
+  /** Without `source`: every penalty. */
+  | { readonly command: 'penalties_clear'; readonly source?: string };
+
+/** A penalised address block (ssh/penalties.ts). */
+export interface PenaltySummary {
+  readonly source: string;
+  readonly until: string;
+  readonly seconds_left: number;
+  /** Whether its new connections are refused now. */
+  readonly active: boolean;
+  readonly last_kind: string;
+  readonly events: number;
+}
 
 export interface SessionSummary {
   readonly session_id: string;
@@ -35,7 +49,9 @@ export interface SessionControl {
   terminate(sessionId: string): Promise<SessionSummary | undefined>;
 }
 
-export type ControlReply = { readonly ok: true; readonly sessions: SessionSummary[] } | { readonly ok: false; readonly error: string };
+export type ControlReply =
+  | { readonly ok: true; readonly sessions: SessionSummary[]; readonly penalties?: PenaltySummary[]; readonly cleared?: string[] }
+  | { readonly ok: false; readonly error: string };
 
 /** Sends one request to the control socket at `path` and returns the reply (rejects when nothing answers). */
 export function controlRequest(path: string, req: ControlRequest, timeoutMs = 10_000): Promise<ControlReply> {

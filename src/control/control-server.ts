@@ -5,22 +5,49 @@ import type { Logger } from 'pino';
 import { BastionError } from '../core/errors.js';
 import type { SessionRegistry } from '../session/registry.js';
 import type { Session } from '../session/session.js';
-import type { ControlReply, ControlRequest, SessionControl, SessionSummary } from './control-protocol.js';
+import type { ControlReply, ControlRequest, PenaltySummary, SessionControl, SessionSummary } from './control-protocol.js';
+
+/** A penalised source as the penalties (ssh/penalties.ts, beside this layer) report it. */
+export interface PenaltyEntry {
+  readonly source: string;
+  readonly until: number;
+  readonly active: boolean;
+  readonly lastKind: string;
+  readonly events: number;
+}
+
+/** What the control socket needs of the penalties; app.ts hands them over. */
+export interface PenaltyControl {
+  list(): PenaltyEntry[];
+  clear(addr?: string): string[];
+}
 
 // The administrators' way in to a running Gatehouse: a Unix socket (mode 0600, so only the account Gatehouse
-// runs as, and root, can use it) answering one JSON request per connection: list the sessions, or end one.
-// `gatehouse sessions` and `gatehouse terminate` are its clients.
+// runs as, and root, can use it) answering one JSON request per connection: list the sessions, or end one;
+// list the penalised sources, or clear their penalties. `gatehouse sessions`, `gatehouse terminate` and
+// `gatehouse penalties` are its clients.
+// Many clients are served at once, each within a deadline counted from accept (not from its last byte, so a
+// trickling client cannot stretch it). Connections that have not sent a request yet are capped; at the cap
+// the oldest of them is dropped to make room, so idle connections can never lock the admin CLI out.
 
 const MAX_REQUEST = 4096;
 const REQUEST_DEADLINE_MS = 5_000;
-const MAX_CONNECTIONS = 16;
+const MAX_PENDING = 64;
 /** sun_path is 108 bytes on Linux, with the terminating NUL. */
 const MAX_SOCKET_PATH = 107;
 
 export class ControlServer {
   private server: Server | undefined;
+  /** Connections still waiting for their request, oldest first (a Set keeps insertion order). */
+  private readonly pending = new Set<Socket>();
 
-  constructor(private readonly path: string, private readonly sessions: SessionControl, private readonly log: Logger) {}
+  constructor(
+    private readonly path: string,
+    private readonly sessions: SessionControl,
+    private readonly log: Logger,
+    private readonly limits: { deadlineMs: number; maxPending: number } = { deadlineMs: REQUEST_DEADLINE_MS, maxPending: MAX_PENDING },
+    private readonly penalties?: PenaltyControl,
+  ) {}
 
   async listen(): Promise<void> {
     if (Buffer.byteLength(this.path) > MAX_SOCKET_PATH) {
@@ -35,7 +62,6 @@ export class ControlServer {
     }
     await this.clearStale();
     const server = createServer((sock) => this.serve(sock));
-    server.maxConnections = MAX_CONNECTIONS;
     // The socket file must never exist with looser permissions, not even between bind and chmod.
     const umask = process.umask(0o177);
     try {
@@ -85,13 +111,25 @@ export class ControlServer {
   }
 
   private serve(sock: Socket): void {
+    if (this.pending.size >= this.limits.maxPending) {
+      const oldest = this.pending.values().next().value as Socket;
+      this.pending.delete(oldest);
+      oldest.destroy();
+      this.log.warn({ event: 'control.evicted', pending: this.limits.maxPending }, 'control socket: too many idle connections, dropped the oldest');
+    }
+    this.pending.add(sock);
     let text = '';
+    const deadline = setTimeout(() => sock.destroy(), this.limits.deadlineMs);
+    sock.once('close', () => {
+      clearTimeout(deadline);
+      this.pending.delete(sock);
+    });
     const reply = (r: ControlReply): void => {
+      this.pending.delete(sock);
       sock.removeAllListeners('data');
       sock.end(`${JSON.stringify(r)}\n`);
     };
     sock.setEncoding('utf8');
-    sock.setTimeout(REQUEST_DEADLINE_MS, () => sock.destroy());
     sock.on('error', () => undefined);
     sock.on('data', (d: string) => {
       text += d;
@@ -126,6 +164,12 @@ export class ControlServer {
       const chosen = ended.filter((s): s is SessionSummary => s !== undefined);
       if (chosen.length === 0) return { ok: false, error: `no session ${ids.join(', ')}` };
       return { ok: true, sessions: chosen };
+    }
+    if (r.command === 'penalties' && this.penalties) return { ok: true, sessions: [], penalties: this.penalties.list().map((p) => penaltySummary(p, Date.now())) };
+    if (r.command === 'penalties_clear' && this.penalties) {
+      const source = (r as { source?: unknown }).source;
+      if (source !== undefined && (typeof source !== 'string' || source.length > 64)) return { ok: false, error: 'source must be an address' };
+      return { ok: true, sessions: [], cleared: this.penalties.clear(source) };
     }
     return { ok: false, error: `unknown command ${JSON.stringify(r.command)}` };
   }
@@ -179,5 +223,12 @@ export function summary(s: Session, now: number): SessionSummary {
     bytes_to_target: s.bytes.toTarget,
     bytes_to_client: s.bytes.toClient,
     worker: process.pid,
+  };
+}
+
+function penaltySummary(p: PenaltyEntry, now: number): PenaltySummary {
+  return {
+    source: p.source, until: new Date(p.until).toISOString(), seconds_left: Math.max(0, Math.ceil((p.until - now) / 1000)),
+    active: p.active, last_kind: p.lastKind, events: p.events,
   };
 }

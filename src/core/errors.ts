@@ -10,6 +10,8 @@ export type ErrorCode =
   | 'CRYPTO_BINDING_MISSING'
   | 'SSH2_INTERNALS_CHANGED'
   | 'CONTROL_SOCKET_IN_USE'
+  | 'LISTEN_FAILED'
+  | 'STARTUP_FAILED'
   // workers (config workers: N)
   | 'WORKER_START_FAILED'
   | 'RELOAD_FAILED'
@@ -23,6 +25,9 @@ export type ErrorCode =
   | 'PLUGIN_CRASHED'
   | 'PLUGIN_BAD_RESULT'
   | 'PLUGIN_HOOK_MISSING'
+  | 'PLUGIN_MEMORY_LIMIT'
+  | 'PLUGIN_OUTPUT_LIMIT'
+  | 'PLUGIN_PROMPT_TOO_LARGE'
   // login
   | 'USERNAME_INVALID'
   | 'NO_TARGET'
@@ -32,6 +37,7 @@ export type ErrorCode =
   | 'USERMAP_DENIED'
   | 'NEEDINFO_LIMIT'
   | 'LOGIN_TIMEOUT'
+  | 'TOO_MANY_AUTH_FAILURES'
   | 'CLIENT_GONE'
   // session
   | 'CLIENT_TIMEOUT'
@@ -51,6 +57,7 @@ export type ErrorCode =
   | 'TARGET_AUTH_FAILED'
   | 'TARGET_CREDENTIALS_MISSING'
   | 'TARGET_TIMEOUT'
+  | 'TARGET_CLOSED'
   // lifecycle
   | 'SHUTDOWN'
   // anything not foreseen (a bug, or the system out of a resource such as file descriptors)
@@ -62,6 +69,9 @@ const DEFAULT_USER_MESSAGE: Partial<Record<ErrorCode, string>> = {
   PLUGIN_CRASHED: 'Access denied: the authentication service failed.',
   PLUGIN_BAD_RESULT: 'Access denied: the authentication service failed.',
   PLUGIN_HOOK_MISSING: 'Access denied: the authentication service failed.',
+  PLUGIN_MEMORY_LIMIT: 'Access denied: the authentication service failed.',
+  PLUGIN_OUTPUT_LIMIT: 'Access denied: the authentication service failed.',
+  PLUGIN_PROMPT_TOO_LARGE: 'Access denied: the authentication service failed.',
   DENIED_BY_PLUGIN: 'Access denied.',
   NOT_AUTHENTICATED: 'Access denied.',
   NEEDINFO_LIMIT: 'Access denied: too many questions.',

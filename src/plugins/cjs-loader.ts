@@ -65,6 +65,8 @@ export function cjsLoader(context: vm.Context, host: CjsHost): (path: string) =>
         if (!file) throw Object.assign(new Error(`Cannot find module '${specifier}' from ${from}`), { code: 'MODULE_NOT_FOUND' });
         return load(file);
       }
+      // As for ES modules (context-worker.ts): the runner's answer channel is not for plugins.
+      if (specifier === 'worker_threads' || specifier === 'node:worker_threads') throw new Error('node:worker_threads is not available to plugins');
       return outer(specifier);
     }) as NodeJS.Require;
     req.resolve = outer.resolve;

@@ -1,6 +1,6 @@
-import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
 import type { PackageType } from './module-format.js';
+import { boundedLines } from './output-lines.js';
 import type { RunnerMessage, Transport } from './runner.js';
 
 // JavaScript and TypeScript plugins run in worker threads (context-worker.ts): off the main event loop, with a
@@ -16,6 +16,7 @@ export interface ContextWorkerOptions {
   readonly outerType: PackageType;
   readonly memoryMb: number;
   readonly env: Record<string, string | undefined>;
+  readonly maxLine: number;
 }
 
 export function contextTransport(opts: ContextWorkerOptions): Transport {
@@ -41,9 +42,9 @@ export function contextTransport(opts: ContextWorkerOptions): Transport {
       worker.on('error', (err) => fn(`uncaught error in plugin: ${err.stack ?? err.message}`, 'PLUGIN_THREW'));
       worker.on('exit', (code) => fn(`plugin worker exited (code ${code})`, 'PLUGIN_CRASHED'));
     },
-    onOutput: (fn) => {
+    onOutput: (fn, onBytes) => {
       for (const stream of ['stdout', 'stderr'] as const) {
-        createInterface({ input: worker[stream], crlfDelay: Infinity }).on('line', (line) => fn(line, stream));
+        boundedLines(worker[stream], opts.maxLine, (line, bytes) => fn(line, stream, bytes), onBytes);
       }
     },
   };

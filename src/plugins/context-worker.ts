@@ -65,6 +65,10 @@ function source(path: string): { text: string; cachedData?: Buffer; dynamic: boo
 
 /** Host-realm module (builtin or package, resolved from the importing file), shared by this worker's calls. */
 function sharedModule(specifier: string, from: string): Promise<Record<string, unknown>> {
+  // The message port to Gatehouse is the runner's answer channel (and would show later calls): not for plugins.
+  if (specifier === 'worker_threads' || specifier === 'node:worker_threads') {
+    return Promise.reject(new Error('node:worker_threads is not available to plugins'));
+  }
   const target = resolveShared(specifier, from);
   let p = shared.get(target);
   if (!p) {
@@ -278,7 +282,8 @@ function call(c: RunnerCall): void {
     answered = true;
     current = undefined;
     s.end();
-    post(m);
+    // The nonce stays in this closure: plugin code never sees it, so it cannot forge a result.
+    post(m.type === 'result' || m.type === 'error' ? { ...m, nonce: c.nonce } : m);
   };
   current = answer;
   void run(c, s).then(answer);

@@ -2,12 +2,15 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { BastionError } from '../core/errors.js';
+import { DEFAULT_BOUNDS, type PluginBounds } from './bounds.js';
 import { AA_HOOKS, CREDSTORE_HOOKS, type HookName, type JsonObject, type PluginType } from './contract.js';
 import { parseManifest, type Manifest } from './manifest.js';
 import { pythonTransport } from './python-transport.js';
-import { Runner, RunnerPool, type HookOutcome, type OutputSink } from './runner.js';
+import { RunnerPool } from './runner-pool.js';
+import { Runner, type CallOptions, type HookOutcome, type OutputSink } from './runner.js';
 import { compileTsPlugin } from './ts-compile.js';
 import { contextTransport } from './context-transport.js';
+import { MemoryGuard } from './memory-guard.js';
 import { scopeType, type PackageType } from './module-format.js';
 import { snapshotPlugin } from './snapshot.js';
 
@@ -29,6 +32,7 @@ export interface PluginHostOptions {
   readonly log: Logger;
   /** Where the frozen copies of loaded plugins go (snapshot.ts); default: plugin-code beside ephemeralDir. */
   readonly snapshotsDir?: string;
+  readonly bounds?: PluginBounds;
 }
 
 /** A plugin is refused unless it has at least one hook of each group. */
@@ -60,14 +64,15 @@ export class PluginHandle {
     private readonly pool: RunnerPool,
     /** Error texts name the plugin's own folder, not the frozen copy it runs from. */
     private readonly unsnap: (text: string) => string = (t) => t,
+    readonly bounds: PluginBounds = DEFAULT_BOUNDS,
   ) {}
 
   has(hook: HookName): boolean {
     return this.hooks.has(hook);
   }
 
-  async call(hook: HookName, configuration: string, args: JsonObject, sessionId: string, timeoutMs: number): Promise<HookOutcome> {
-    const outcome = await this.pool.call({ hook, configuration, args }, { sessionId, hook }, timeoutMs);
+  async call(hook: HookName, configuration: string, args: JsonObject, sessionId: string, timeoutMs: number, opts?: CallOptions): Promise<HookOutcome> {
+    const outcome = await this.pool.call({ hook, configuration, args }, { sessionId, hook }, timeoutMs, opts);
     return outcome.ok ? outcome : { ...outcome, message: this.unsnap(outcome.message) };
   }
 
@@ -79,7 +84,14 @@ export class PluginHandle {
 export class PluginHost {
   private readonly loaded = new Map<string, Promise<PluginHandle>>();
 
-  constructor(private readonly opts: PluginHostOptions) {}
+  private readonly bounds: PluginBounds;
+  /** One for every JavaScript plugin: they share the process's memory. */
+  private readonly guard: MemoryGuard;
+
+  constructor(private readonly opts: PluginHostOptions) {
+    this.bounds = opts.bounds ?? DEFAULT_BOUNDS;
+    this.guard = new MemoryGuard(this.bounds.jsExternalMb * 1024 * 1024);
+  }
 
   /** Loads (once) the plugin whose folder is plugins_dir/<name>; throws a BastionError naming the reason. */
   load(name: string, type: PluginType): Promise<PluginHandle> {
@@ -143,7 +155,7 @@ export class PluginHost {
     const runtime = entry.endsWith('.py') ? 'python' : 'javascript';
     this.opts.log.info({ event: 'plugin.loaded', plugin: name, version: manifest.version, api: manifest.api, runtime, hooks: [...hooks] }, 'plugin loaded');
     return new PluginHandle(manifest, dir, hooks, runtime,
-      new RunnerPool(start, { warm: this.opts.warmWorkers, maxActive: this.opts.maxActive, reusable: runtime === 'javascript' }), unsnap);
+      new RunnerPool(start, { warm: this.opts.warmWorkers, maxActive: this.opts.maxActive, reusable: runtime === 'javascript' }), unsnap, this.bounds);
   }
 
   /** The entry file to run and the folder it runs from: a frozen copy of the plugin, or its compiled form. */
@@ -175,14 +187,17 @@ export class PluginHost {
     // spec 3.4: what a plugin prints is logged line by line with the session id.
     const output: OutputSink = (line, stream, call) =>
       log.info({ event: 'plugin.output', stream, ...(call ? { sid: call.sessionId, hook: call.hook } : {}) }, unsnap(line));
+    const b = this.bounds;
+    const limits = { outputLineBytes: b.outputLineBytes, outputCallBytes: b.outputCallBytes, outputCallLines: b.outputCallLines };
     if (entry.endsWith('.py')) {
+      const addressSpaceBytes = b.addressSpaceMb * 1024 * 1024;
       // Only Python plugins get the SDK's host context: the package that reads it is Python.
       const pyEnv = { ...env, GATEHOUSE_SDK_HOST: this.opts.sdkHost ?? '{}' };
-      return () => new Runner(pythonTransport({ python: this.opts.python, entry, env: pyEnv }), output, false);
+      return () => new Runner(pythonTransport({ python: this.opts.python, entry, env: pyEnv, addressSpaceBytes, maxLine: b.outputLineBytes }), output, false, undefined, limits);
     }
     return () => {
       log.debug({ event: 'plugin.runner_start' }, 'starting a plugin worker');
-      return new Runner(contextTransport({ entry, root: code, outerType, memoryMb: this.opts.memoryMb, env }), output, true);
+      return new Runner(contextTransport({ entry, root: code, outerType, memoryMb: this.opts.memoryMb, env, maxLine: b.outputLineBytes }), output, true, undefined, { ...limits, guard: this.guard });
     };
   }
 }

@@ -7,16 +7,56 @@ fd 3, then reads exactly one call from stdin: {"hook", "configuration", "args"}.
 Plugin(configuration), calls the hook with keyword arguments filtered to the names the method declares (all
 of them when it takes **kwargs; None for a declared name Gatehouse does not supply), and writes the result
 as JSON on fd 3. What the plugin prints goes to stdout/stderr, which Gatehouse logs line by line.
+
+Bounds set before the plugin is imported (issue 15):
+- the process dies with Gatehouse (prctl PR_SET_PDEATHSIG), so a hung hook cannot outlive it;
+- its address space is limited (RLIMIT_AS, from GATEHOUSE_PLUGIN_AS_BYTES): an allocation beyond it is a
+  MemoryError, reported as PLUGIN_MEMORY_LIMIT;
+- the answer channel is moved off fd 3 to a descriptor that is closed on exec and not inherited, so helpers the
+  plugin starts cannot write to it; and every answer carries the call's nonce, which Gatehouse checks.
 """
 
+import ctypes
 import importlib.util
 import inspect
 import json
 import os
+import resource
+import signal
 import sys
 import traceback
 
-CONTROL = os.fdopen(3, "w", encoding="utf-8")
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent():
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # not Linux: the stdin EOF below still ends an idle runner
+    expected = os.environ.get("GATEHOUSE_PID")
+    if expected and str(os.getppid()) != expected:
+        os._exit(1)  # Gatehouse died before the death signal was armed
+
+
+def limit_memory():
+    limit = int(os.environ.get("GATEHOUSE_PLUGIN_AS_BYTES") or 0)
+    if limit > 0:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def private_channel():
+    # os.dup gives a non-inheritable descriptor (PEP 446); fd 3 itself was inherited and would be passed on.
+    fd = os.dup(3)
+    os.close(3)
+    return os.fdopen(fd, "w", encoding="utf-8")
+
+
+die_with_parent()
+CONTROL = private_channel()
+limit_memory()
+for name in ("GATEHOUSE_PLUGIN_AS_BYTES", "GATEHOUSE_PID"):
+    os.environ.pop(name, None)
 # Gatehouse's own safeguard.sessions.plugin (the SPS Plugin SDK's API), which SPS likewise gives every plugin
 # so that plugins do not bundle it.
 SDK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sdk")
@@ -110,25 +150,35 @@ def main():
     if not line:
         return  # Gatehouse went away or discarded this warm runner
     call = json.loads(line)
+    nonce = call.get("nonce")
     hook = call["hook"]
+
+    def answer(message):
+        message["nonce"] = nonce
+        send(message)
+
     try:
         instance = construct(cls, call["configuration"])
         method = getattr(instance, hook, None)
         if not callable(method):
-            send({"type": "error", "code": "PLUGIN_HOOK_MISSING", "message": 'the Plugin class has no method "%s"' % hook})
+            answer({"type": "error", "code": "PLUGIN_HOOK_MISSING", "message": 'the Plugin class has no method "%s"' % hook})
             return
         positional, kwargs = call_arguments(method, call["args"])
+        del line, call
         result = method(*positional, **kwargs)
+    except MemoryError:
+        answer({"type": "error", "code": "PLUGIN_MEMORY_LIMIT", "message": "the plugin ran out of its address space (plugin_pool.address_space_mb)"})
+        return
     except BaseException:  # noqa: BLE001 - SystemExit included: a plugin must not end the call silently
         traceback.print_exc()
-        send({"type": "error", "code": "PLUGIN_THREW", "message": traceback.format_exc().strip().splitlines()[-1]})
+        answer({"type": "error", "code": "PLUGIN_THREW", "message": traceback.format_exc().strip().splitlines()[-1]})
         return
     try:
         text = json.dumps(result, allow_nan=False)
     except (TypeError, ValueError) as err:
-        send({"type": "error", "code": "PLUGIN_BAD_RESULT", "message": "%s returned a value that is not JSON-serialisable: %s" % (hook, err)})
+        answer({"type": "error", "code": "PLUGIN_BAD_RESULT", "message": "%s returned a value that is not JSON-serialisable: %s" % (hook, err)})
         return
-    send({"type": "result", "json": text})
+    answer({"type": "result", "json": text})
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { boundedLines } from './output-lines.js';
 import type { RunnerMessage, Transport } from './runner.js';
 
 // Python plugins (entry point main.py) run as SPS runs them: one python3 process per hook call, driven by
@@ -15,12 +15,19 @@ export interface PythonOptions {
   readonly python: string;
   readonly entry: string;
   readonly env: Record<string, string | undefined>;
+  /** RLIMIT_AS of the process (0: none). */
+  readonly addressSpaceBytes: number;
+  /** Longest output line kept (the rest is counted, not held). */
+  readonly maxLine: number;
 }
+
+/** Longest answer frame read from the runner; a longer one is garbled. */
+const MAX_FRAME = 64 * 1024 * 1024;
 
 export function pythonTransport(opts: PythonOptions): Transport {
   const child = spawn(opts.python, ['-u', '-B', HOST, opts.entry], {
     stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
-    env: opts.env,
+    env: { ...opts.env, GATEHOUSE_PID: String(process.pid), GATEHOUSE_PLUGIN_AS_BYTES: String(opts.addressSpaceBytes) },
     detached: true,
   });
   const control = child.stdio[3] as Readable | null;
@@ -48,8 +55,9 @@ export function pythonTransport(opts: PythonOptions): Transport {
       }
     },
     onMessage: (fn) => {
-      createInterface({ input: control, crlfDelay: Infinity }).on('line', (line) => {
+      boundedLines(control, MAX_FRAME, (line, bytes) => {
         try {
+          if (bytes > MAX_FRAME) throw new Error('frame too long');
           fn(JSON.parse(line) as RunnerMessage);
         } catch {
           fn({ type: 'error', code: 'PLUGIN_BAD_RESULT', message: 'garbled message from the Python runner' });
@@ -60,9 +68,9 @@ export function pythonTransport(opts: PythonOptions): Transport {
       child.once('error', (err) => fn(`cannot start ${opts.python}: ${err.message}`));
       void Promise.all([exited, drained]).then(([how]) => fn(`python exited (${how}) before answering`));
     },
-    onOutput: (fn) => {
+    onOutput: (fn, onBytes) => {
       for (const stream of ['stdout', 'stderr'] as const) {
-        createInterface({ input: child[stream]!, crlfDelay: Infinity }).on('line', (line) => fn(line, stream));
+        boundedLines(child[stream]!, opts.maxLine, (line, bytes) => fn(line, stream, bytes), onBytes);
       }
     },
   };

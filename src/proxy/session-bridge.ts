@@ -3,6 +3,7 @@ import type {
   AcceptConnection, Client as SshClient, ClientChannel, PseudoTtyInfo, ServerChannel, Session as SshSession, WindowChangeInfo,
 } from 'ssh2';
 import type { ChannelContext } from './channel-context.js';
+import { OPEN_GATE, type ChannelGate } from './channel-gate.js';
 import { openOnTarget } from './forward-relay.js';
 import { Recording } from '../store/recording.js';
 import { SIGNALS } from '../ssh2x/internals.js';
@@ -30,7 +31,7 @@ interface Forwarding {
 
 type ExitInfo = { code: number } | { signal: string; coreDumped: boolean; message: string };
 
-export function bridgeSessionChannel(s: ChannelContext, id: number, accept: AcceptConnection<SshSession>, upstream: SshClient): void {
+export function bridgeSessionChannel(s: ChannelContext, id: number, accept: AcceptConnection<SshSession>, upstream: SshClient, gate: ChannelGate = OPEN_GATE): void {
   const session = accept();
   let pty: PseudoTtyInfo | undefined;
   const env: Record<string, string> = {};
@@ -44,12 +45,12 @@ export function bridgeSessionChannel(s: ChannelContext, id: number, accept: Acce
   let recording: Recording | undefined;
 
   session.on('pty', (ok, no, info) => {
-    if (started) return no?.();
+    if (started || !gate(id, { kind: 'pty' })) return no?.();
     pty = info;
     ok?.();
   });
   session.on('env', (ok, no, info) => {
-    if (started) return no?.();
+    if (started || !gate(id, { kind: 'env', name: info.key })) return no?.();
     env[info.key] = info.val;
     ok?.();
   });
@@ -177,9 +178,19 @@ export function bridgeSessionChannel(s: ChannelContext, id: number, accept: Acce
   };
   const envOpt = (): Record<string, string> | undefined => (Object.keys(env).length > 0 ? env : undefined);
 
-  session.on('shell', (ok) => start('shell', ok, withForwarding((f, cb) => upstream.shell(ptyOpts() ?? false, { env: envOpt(), ...f } as never, cb))));
-  session.on('exec', (ok, _no, info) => start('exec', ok, withForwarding((f, cb) => upstream.exec(info.command, { env: envOpt(), pty: ptyOpts(), ...f } as never, cb)), { command: info.command }));
-  session.on('subsystem', (ok, _no, info) => start(`subsystem:${info.name}`, ok, (cb) => upstream.subsys(info.name, cb)));
+  // A request the policy refuses is answered with a failure at once (the channel stays open, as with sshd).
+  session.on('shell', (ok, no) => {
+    if (!started && !gate(id, { kind: 'shell' })) return no?.();
+    start('shell', ok, withForwarding((f, cb) => upstream.shell(ptyOpts() ?? false, { env: envOpt(), ...f } as never, cb)));
+  });
+  session.on('exec', (ok, no, info) => {
+    if (!started && !gate(id, { kind: 'exec', command: info.command })) return no?.();
+    start('exec', ok, withForwarding((f, cb) => upstream.exec(info.command, { env: envOpt(), pty: ptyOpts(), ...f } as never, cb)), { command: info.command });
+  });
+  session.on('subsystem', (ok, no, info) => {
+    if (!started && !gate(id, { kind: 'subsystem', name: info.name })) return no?.();
+    start(`subsystem:${info.name}`, ok, (cb) => upstream.subsys(info.name, cb));
+  });
   session.on('close', () => {
     clientGone = true;
     up?.close();

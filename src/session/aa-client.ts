@@ -19,6 +19,11 @@ export class AaClient extends PluginClient {
   private async verdict(hook: 'authenticate' | 'authorize', args: JsonObject): Promise<Verdict> {
     const v = await this.decide(hook, args, (raw): Checked<Verdict> => {
       const c = checkVerdict(hook, raw);
+      // A prompt larger than an SSH packet comfortably carries would break the client's connection.
+      const max = this.plugin.bounds.promptBytes;
+      if (c.ok && c.verdict.verdict === 'NEEDINFO' && Buffer.byteLength(c.verdict.question.prompt) > max) {
+        return { ok: false, code: 'PLUGIN_PROMPT_TOO_LARGE', message: `asked a question whose prompt is ${Buffer.byteLength(c.verdict.question.prompt)} bytes (plugin_pool.prompt_bytes is ${max})` };
+      }
       return c.ok ? { ok: true, value: c.verdict, cookie: c.verdict.cookie, sessionCookie: c.verdict.sessionCookie } : c;
     }, (x) => x.verdict);
     if (v.additionalMetadata !== undefined) this.session.noteMetadata(v.additionalMetadata);

@@ -1,9 +1,9 @@
 import type { Client as SshClient } from 'ssh2';
-import { withDeadline } from '../core/deadline.js';
 import { BastionError } from '../core/errors.js';
 import type { Policy } from '../config/config.js';
 import { ForwardedAgent } from '../proxy/agent-forwarding.js';
 import { connectUpstream, type TargetCredential } from '../proxy/upstream.js';
+import type { ResolvedTarget } from '../target/resolved-target.js';
 import { parseUsername } from '../target/username.js';
 import { AaClient } from './aa-client.js';
 import { CredstoreClient } from './credstore-client.js';
@@ -21,6 +21,8 @@ import { chooseTarget } from './target-choice.js';
 export interface Prompter {
   /** Asks the user one question; rejects when the client is gone or the login is over. */
   ask(prompt: string, echo: boolean): Promise<string>;
+  /** A failed answer: counted against the connection's tries, and waited for (rejects when none are left). */
+  failed?(why: string): Promise<void>;
 }
 
 /** What the login reaches outside Gatehouse: DNS and the target. Tests inject their own. */
@@ -39,8 +41,12 @@ export async function runLogin(s: Session, username: string, prompter: Prompter,
   const serverUser = request.serverUser;
   s.noteServerUser(serverUser);
 
-  const { policy, target } = await withDeadline(deps.chooseTarget(cfg, request), cfg.timeouts.targetConnectMs, resolveTimeout(request.target?.host));
-  if (s.closed) throw new BastionError('CLIENT_GONE', 'session closed while the target was resolved');
+  // The target is chosen now but resolved only after authentication (no DNS oracle, see target-choice.ts).
+  const choice = await deps.chooseTarget(cfg, request);
+  if (s.closed) throw new BastionError('CLIENT_GONE', 'session closed while the target was chosen');
+  const policy = choice.policy;
+  const chosen = choice.target;
+  let target: ResolvedTarget = { name: chosen.name, port: chosen.port, address: chosen.address ?? '', hostKeyNames: chosen.names };
   s.noteTarget(policy, target);
 
   const pairs: Record<string, string> = { ...request.pairs };
@@ -73,6 +79,9 @@ export async function runLogin(s: Session, username: string, prompter: Prompter,
     throw new BastionError('NOT_AUTHENTICATED', `policy ${policy.name}: plugin performed no authentication and the target login uses Gatehouse's key`);
   }
   checkUsermapping(policy, serverUser, gateway);
+  target = await choice.resolve();
+  if (s.closed) throw new BastionError('CLIENT_GONE', 'session closed while the target was resolved');
+  s.noteTarget(policy, target);
 
   if (aa) {
     await needinfoLoop('authorize', cfg.limits.needinfoRounds, pairs, asking(s, prompter), () => aa.authorize(authorizeArgs(facts(), pairs)));
@@ -137,6 +146,7 @@ async function connectTarget(
     } catch (err) {
       if (!isAuthFailure(err) || attempt >= cfg.limits.targetPasswordTries) throw err;
       s.log.info({ event: 'target.auth_retry', attempt }, 'target password refused; asking again');
+      await prompter.failed?.('target password refused');
     }
   }
 }
@@ -175,10 +185,4 @@ async function fromCredentialStore(
 
 function isAuthFailure(err: unknown): boolean {
   return err instanceof BastionError && err.code === 'TARGET_AUTH_FAILED';
-}
-
-function resolveTimeout(host: string | undefined): BastionError {
-  return new BastionError('TARGET_RESOLVE_FAILED', `resolving ${host ?? 'the target'} timed out`, {
-    userMessage: `The server name "${host ?? ''}" could not be resolved in time.`,
-  });
 }

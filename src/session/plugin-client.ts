@@ -3,7 +3,7 @@ import { settleWithin } from '../core/deadline.js';
 import { BastionError } from '../core/errors.js';
 import type { HookName, JsonObject, JsonValue } from '../plugins/contract.js';
 import type { PluginHandle } from '../plugins/plugin-host.js';
-import type { HookOutcome } from '../plugins/runner.js';
+import type { CallOptions, HookOutcome } from '../plugins/runner.js';
 import type { TraceSink } from './hook-trace.js';
 
 // One session's view of one plugin: calls its hooks with the cookies of spec 4 and keeps them. Each plugin
@@ -25,7 +25,7 @@ export interface SharedSessionState {
   readonly trace?: TraceSink | undefined;
 }
 
-export type Checked<T> = { ok: true; value: T; cookie: JsonObject | undefined; sessionCookie: JsonObject | undefined } | { ok: false; message: string };
+export type Checked<T> = { ok: true; value: T; cookie: JsonObject | undefined; sessionCookie: JsonObject | undefined } | { ok: false; message: string; code?: BastionError['code'] };
 
 export class PluginClient {
   private cookie: JsonObject = {};
@@ -54,25 +54,42 @@ export class PluginClient {
   }
 
   /**
-   * Runs session_ended within `timeoutMs` (a hook still under way is waited for first, inside the same time,
-   * so that session_ended sees its cookie); never throws: its result is ignored, its failure only logged.
+   * Runs session_ended (a hook still under way is waited for first, so that session_ended sees its cookie);
+   * never throws: its result is ignored, its failure only logged. It is never lost to a busy pool: it goes
+   * before the calls of new logins, may wait for a runner for plugin_pool.session_ended_wait on top of its own
+   * run time, and is tried again while the hook has not reached the plugin. `withinMs` (shutdown) bounds all
+   * of it instead.
    */
-  async sessionEnded(timeoutMs = this.timeoutMs): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
+  async sessionEnded(withinMs?: number): Promise<void> {
+    const started = Date.now();
+    const runMs = withinMs ?? this.timeoutMs;
+    const deadline = started + (withinMs ?? this.timeoutMs + this.plugin.bounds.sessionEndedWaitMs);
     if (this.inflight) {
-      await settleWithin(this.inflight, timeoutMs, undefined);
+      await settleWithin(this.inflight, runMs, undefined);
     }
     if (!this.plugin.has('session_ended')) {
       this.session.log.warn({ event: 'hook.skipped', plugin: this.name, hook: 'session_ended' }, 'plugin has no session_ended');
       return;
     }
-    await this.notify('session_ended', Math.max(deadline - Date.now(), 1));
+    for (let attempt = 1, pause = 50; ; attempt++, pause = Math.min(pause * 2, 1000)) {
+      const left = Math.max(deadline - Date.now(), 1);
+      // At shutdown the wait for a runner counts against the one deadline, as everything else does.
+      const outcome = await this.notify('session_ended', Math.min(runMs, left), withinMs === undefined ? { priority: true, queueMs: left } : { priority: true });
+      if (outcome.ok || !outcome.notRun) return;
+      if (deadline - Date.now() <= pause) {
+        this.session.log.error({
+          event: 'hook.session_ended_lost', plugin: this.name, code: outcome.code, attempts: attempt, ms: Date.now() - started, detail: outcome.message,
+        }, 'session_ended could not be delivered to the plugin within its deadline');
+        return;
+      }
+      await new Promise((r) => setTimeout(r, pause));
+    }
   }
 
   /** Calls a hook whose result does not matter (session_ended, authentication_completed); never throws. */
-  protected async notify(hook: HookName, timeoutMs = this.timeoutMs): Promise<void> {
+  protected async notify(hook: HookName, timeoutMs = this.timeoutMs, opts?: CallOptions): Promise<HookOutcome> {
     const args = this.args({});
-    const call = this.plugin.call(hook, this.configuration, args, this.session.id, timeoutMs);
+    const call = this.plugin.call(hook, this.configuration, args, this.session.id, timeoutMs, opts);
     if (hook !== 'session_ended') this.inflight = call;
     const outcome = await call;
     if (outcome.ok) {
@@ -80,10 +97,14 @@ export class PluginClient {
       const v = outcome.value;
       if (v && typeof v === 'object' && !Array.isArray(v)) this.keep(v['cookie'], v['session_cookie']);
       this.session.log.info({ event: 'hook.call', plugin: this.name, hook, ms: outcome.ms }, 'hook called');
+    } else if (outcome.notRun && hook === 'session_ended') {
+      // sessionEnded() tries again, and logs the error if it never gets through.
+      this.session.log.warn({ event: 'hook.retry', plugin: this.name, hook, code: outcome.code, detail: outcome.message }, 'plugin hook did not start; trying again');
     } else {
       this.session.log.error({ event: 'hook.error', plugin: this.name, hook, code: outcome.code, ms: outcome.ms, detail: outcome.message }, 'plugin hook failed');
     }
     this.traced(hook, args, outcome);
+    return outcome;
   }
 
   /**
@@ -110,7 +131,7 @@ export class PluginClient {
     };
     if (!outcome.ok) return fail(outcome.code, outcome.message);
     const checked = check(outcome.value);
-    if (!checked.ok) return fail('PLUGIN_BAD_RESULT', checked.message);
+    if (!checked.ok) return fail(checked.code ?? 'PLUGIN_BAD_RESULT', checked.message);
     this.keep(checked.cookie, checked.sessionCookie);
     this.traced(hook, args, outcome);
     const summary = describe(checked.value);

@@ -46,6 +46,7 @@ export async function buildRuntime(config: Config, log: Logger, ephemeralDir: st
     warmWorkers: config.pluginPool.warmWorkers,
     maxActive: config.pluginPool.maxActive,
     memoryMb: config.pluginPool.memoryMb,
+    bounds: config.pluginPool,
     python: config.python,
     sdkHost: JSON.stringify(config.sdk),
     log,

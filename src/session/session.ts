@@ -170,7 +170,8 @@ export class Session implements SharedSessionState {
     this.facts.policy = policy;
     this.facts.target = target;
     this.bind({ policy: policy.name, target: `${target.name}:${target.port}` });
-    this.journal.update({ policy: policy.name, target_name: target.name, target_address: target.address, target_port: target.port });
+    // A target chosen but not yet resolved (resolution waits for authentication) has no address yet ('').
+    this.journal.update({ policy: policy.name, target_name: target.name, target_address: target.address || null, target_port: target.port });
   }
 
   /** The plugins taking part in this session: each is owed session_ended once it has been called. */

@@ -13,6 +13,20 @@ import { disconnectWith, NO_MORE_AUTH_METHODS, sendBanner } from '../ssh2x/proto
 //   by the client's next password attempt, so password-only clients can still get through.
 // When the flow ends, the outstanding request is accepted, or the connection is ended with the reason as the
 // disconnect message (OpenSSH prints it; a plain auth failure would send OpenSSH on to other methods).
+// Failed answers (a method Gatehouse does not take, a target password refused, a denied login) are counted
+// as sshd's MaxAuthTries counts them, and each is answered only after a delay that grows with the count, so
+// guessing within one connection is slow; a denied login also earns its source a penalty (penalties.ts).
+
+/** Denials that answer a guess (wrong answer, forbidden name): delayed, and penalised at the source. */
+const FAILED_LOGIN = new Set(['DENIED_BY_PLUGIN', 'NOT_AUTHENTICATED', 'USERMAP_DENIED', 'TARGET_AUTH_FAILED', 'TARGET_NOT_ALLOWED',
+  'NO_TARGET', 'USERNAME_INVALID', 'TOO_MANY_AUTH_FAILURES']);
+
+export interface AuthLimits {
+  readonly maxAuthTries: number;
+  readonly failureDelayMs: number;
+  /** Called once when the login is refused for a reason in FAILED_LOGIN. */
+  readonly onFailedLogin: () => void;
+}
 
 const METHODS: ('keyboard-interactive' | 'password')[] = ['keyboard-interactive', 'password'];
 
@@ -30,10 +44,13 @@ export class AuthAdapter implements Prompter {
   private spare: string | undefined;
   private pending: PendingQuestion | undefined;
   private outcome: { ok: true; grant: LoginGrant } | { ok: false; error: BastionError } | undefined;
+  private failures = 0;
+  private refusing = false;
 
   constructor(
     private readonly session: Session,
     private readonly conn: Connection,
+    private readonly limits: AuthLimits,
     private readonly onAccepted: (grant: LoginGrant) => void,
   ) {
     session.onClose(() => {
@@ -54,7 +71,11 @@ export class AuthAdapter implements Prompter {
       return;
     }
     if (ctx.method !== 'keyboard-interactive' && ctx.method !== 'password') {
-      ctx.reject(METHODS);
+      // "none" asks which methods there are; any other method is a failed attempt (a key Gatehouse does not
+      // take), counted as sshd counts it but answered at once: clients such as paramiko try every key they have
+      // before the password, and there is no secret to guess here.
+      if (ctx.method === 'none') return void ctx.reject(METHODS);
+      void this.failed(`${ctx.method} authentication is not accepted`, false).then(() => ctx.reject(METHODS), (err: BastionError) => this.fail(err));
       return;
     }
     this.session.log.debug({ event: 'auth.request', method: ctx.method }, 'authentication request');
@@ -74,6 +95,25 @@ export class AuthAdapter implements Prompter {
       this.pending = { prompt, echo, resolve, reject };
       this.serve();
     });
+  }
+
+  /**
+   * Counts a failed attempt and waits the failure delay (longer with each failure); rejects with
+   * TOO_MANY_AUTH_FAILURES when the connection has used up its tries.
+   */
+  async failed(why: string, wait = true): Promise<void> {
+    this.failures++;
+    this.session.log.info({ event: 'auth.failure', failures: this.failures, max: this.limits.maxAuthTries, why }, 'failed authentication attempt');
+    if (this.failures >= this.limits.maxAuthTries) {
+      throw new BastionError('TOO_MANY_AUTH_FAILURES', `${this.failures} failed attempts (limits.max_auth_tries ${this.limits.maxAuthTries})`,
+        { userMessage: 'Too many authentication failures' });
+    }
+    if (wait) await delay(this.limits.failureDelayMs * this.failures);
+  }
+
+  private fail(error: BastionError): void {
+    this.outcome ??= { ok: false, error };
+    this.serve();
   }
 
   private async run(username: string): Promise<void> {
@@ -138,12 +178,24 @@ export class AuthAdapter implements Prompter {
 
   private refuse(error: BastionError): void {
     const s = this.session;
-    if (s.closed) return;
-    s.log.info({ event: 'auth.deny', code: error.code, detail: error.message }, 'login refused');
+    if (s.closed || this.refusing) return;
+    this.refusing = true;
     this.ctx = undefined;
-    // With --dev the plugin author reads, in the ssh client, the code and what went wrong as well.
-    const said = s.runtime.dev ? `${error.userMessage} [${error.code}: ${error.message.split('\n')[0]}]` : error.userMessage;
-    disconnectWith(this.conn, NO_MORE_AUTH_METHODS, said);
-    void s.close('denied', error);
+    const failedLogin = FAILED_LOGIN.has(error.code);
+    if (failedLogin) this.limits.onFailedLogin();
+    // A guess is answered no sooner than a failed attempt within the connection would be.
+    const wait = failedLogin && error.code !== 'TOO_MANY_AUTH_FAILURES' ? this.limits.failureDelayMs * (this.failures + 1) : 0;
+    void delay(wait).then(() => {
+      if (s.closed) return;
+      s.log.info({ event: 'auth.deny', code: error.code, detail: error.message }, 'login refused');
+      // With --dev the plugin author reads, in the ssh client, the code and what went wrong as well.
+      const said = s.runtime.dev ? `${error.userMessage} [${error.code}: ${error.message.split('\n')[0]}]` : error.userMessage;
+      disconnectWith(this.conn, NO_MORE_AUTH_METHODS, said);
+      void s.close('denied', error);
+    });
   }
+}
+
+function delay(ms: number): Promise<void> {
+  return ms <= 0 ? Promise.resolve() : new Promise((r) => setTimeout(r, ms));
 }

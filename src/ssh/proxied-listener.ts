@@ -1,6 +1,5 @@
 import { BlockList, createServer, isIPv4, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import type ssh2 from 'ssh2';
 import type { ProxyProtocolSettings } from '../config/schema.js';
 import { readProxyHeader } from '../ssh2x/proxy-protocol.js';
 
@@ -35,10 +34,10 @@ function presentAs(sock: Socket, address: string, port: number, family: string):
   Object.defineProperty(sock, 'remoteFamily', { value: family, configurable: true });
 }
 
-/** A plain TCP server that reads the PROXY header of each connection and hands it on to `ssh`. */
-export function proxiedFront(ssh: ssh2.Server, settings: ProxyProtocolSettings, log: Logger): Server {
+/** A plain TCP server that reads the PROXY header of each connection and hands the socket on to `handoff`. */
+export function proxiedFront(handoff: (sock: Socket) => void, settings: ProxyProtocolSettings, log: Logger): Server {
   const trusted = trustedSources(settings.trusted);
-  return createServer({ pauseOnConnect: true }, (sock: Socket) => {
+  return createServer({ pauseOnConnect: true, noDelay: true }, (sock: Socket) => {
     const peer = sock.remoteAddress;
     const refuse = (reason: string): void => {
       log.warn({ event: 'proxy.refused', ip: peer, port: sock.remotePort, reason }, 'connection refused: PROXY protocol');
@@ -53,8 +52,8 @@ export function proxiedFront(ssh: ssh2.Server, settings: ProxyProtocolSettings, 
         presentAs(sock, header.source.address, header.source.port, header.source.family);
       }
       log.debug({ event: 'proxy.header', version: header.version, command: header.command, via: peer, ip: sock.remoteAddress }, 'PROXY header read');
-      ssh.injectSocket(sock);
-      sock.resume();
+      handoff(sock);
+      if (!sock.destroyed) sock.resume();
     }, (err: Error) => refuse(err.message));
   });
 }

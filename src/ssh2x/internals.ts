@@ -19,8 +19,11 @@ const channel = load('Channel.js');
 const zlib = load('protocol/zlib.js');
 const protocol = load('protocol/Protocol.js');
 const common = load('utils.js');
+/** ssh2's dispatch table of incoming messages, by message number. */
+const handlers = require('ssh2/lib/protocol/handlers.js') as ((self: unknown, payload: Buffer) => void)[];
 
 export const SIGNALS = constants['SIGNALS'] as Readonly<Record<string, 1>>;
+const MESSAGE = (constants['MESSAGE'] ?? {}) as Readonly<Record<string, number>>;
 export const DEFAULT_CIPHER = constants['DEFAULT_CIPHER'] as readonly string[];
 // Handed to ssh2 as they are, never copied: ssh2 reuses its prepared key exchange offer when it gets its own
 // default list back (the same array), so these are typed mutable but must never be changed.
@@ -43,6 +46,8 @@ export interface PacketWriter {
   finalize(packet: Buffer, force?: boolean): Buffer;
 }
 
+export type MessageHandler = (proto: never, ...args: unknown[]) => void;
+
 export type ChannelOpened<C> = (err: Error | undefined, channel: C) => void;
 
 /** The private fields of an ssh2 Connection or Client that Gatehouse uses. */
@@ -51,6 +56,9 @@ export interface ConnectionInternals {
     _packetRW?: { write: PacketWriter };
     _kex?: { _keys?: unknown };
     openssh_authAgent?(localChannel: number, window: number, packetSize: number): void;
+    /** The server connection's handlers of incoming messages, by name (ssh2-patches.ts wraps two). */
+    _handlers?: Record<string, MessageHandler | undefined>;
+    serviceAccept?(name: string): void;
   };
   _chanMgr?: { add(pending: ChannelOpened<never> & { type: string }): number };
   _sock?: Socket;
@@ -63,6 +71,30 @@ export function connectionInternals(conn: object): ConnectionInternals {
 }
 
 const proto = (mod: Table, name: string): Table => ((mod[name] as { prototype?: Table } | undefined)?.prototype ?? {});
+
+/**
+ * Whether ssh2 still hands SERVICE_REQUEST and DISCONNECT to the connection's `_handlers` table, tried with a
+ * table of our own: ssh2-patches.ts depends on it, and a table ssh2 no longer reads would make the patches
+ * silently do nothing.
+ */
+function dispatchesThroughHandlers(): boolean {
+  const seen: string[] = [];
+  const self = {
+    _handlers: {
+      SERVICE_REQUEST: (_p: unknown, name: unknown) => seen.push(`service:${String(name)}`),
+      DISCONNECT: (_p: unknown, reason: unknown) => seen.push(`disconnect:${String(reason)}`),
+    },
+  };
+  const name = Buffer.from('ssh-userauth');
+  try {
+    handlers[MESSAGE['SERVICE_REQUEST'] ?? -1]?.(self, Buffer.concat([Buffer.from([MESSAGE['SERVICE_REQUEST'] ?? 0, 0, 0, 0, name.length]), name]));
+    // reason 11, empty description and language
+    handlers[MESSAGE['DISCONNECT'] ?? -1]?.(self, Buffer.from([MESSAGE['DISCONNECT'] ?? 0, 0, 0, 0, 11, 0, 0, 0, 0, 0, 0, 0, 0]));
+  } catch {
+    return false;
+  }
+  return seen.join() === 'service:ssh-userauth,disconnect:11';
+}
 
 /** What must exist for the module-level part; instance fields are checked as connections arrive. */
 function missingSymbols(): string[] {
@@ -80,6 +112,8 @@ function missingSymbols(): string[] {
     ['protocol/zlib.js PacketWriter.finalize', typeof proto(zlib, 'PacketWriter')['finalize'] === 'function'],
     ['protocol/Protocol.js openssh_authAgent', typeof (protocol as unknown as { prototype?: Table }).prototype?.['openssh_authAgent'] === 'function'],
     ['utils.js ChannelManager.add', typeof proto(common, 'ChannelManager')['add'] === 'function'],
+    ['protocol/Protocol.js serviceAccept', typeof (protocol as unknown as { prototype?: Table }).prototype?.['serviceAccept'] === 'function'],
+    ['protocol/handlers.js dispatch through _protocol._handlers', dispatchesThroughHandlers()],
   ];
   return checks.filter(([, ok]) => !ok).map(([name]) => name);
 }
@@ -97,5 +131,6 @@ export function checkSsh2Internals(): void {
 export function connectionInternalsPresent(conn: object): boolean {
   const c = connectionInternals(conn);
   const w = c._protocol?._packetRW?.write;
-  return Boolean(c._sock && c._chanMgr && w && typeof w.allocStart === 'number' && typeof w.allocStartKEX === 'number');
+  return Boolean(c._sock && c._chanMgr && w && typeof w.allocStart === 'number' && typeof w.allocStartKEX === 'number' &&
+    typeof c._protocol?._handlers?.['SERVICE_REQUEST'] === 'function' && typeof c._protocol._handlers['DISCONNECT'] === 'function');
 }

@@ -70,6 +70,11 @@ export function disconnectWith(conn: Connection, reason: number, description: st
   c._sock.end();
 }
 
+/** The TCP socket under an ssh2 connection (ssh2 has no public accessor). */
+export function socketOf(conn: Connection | Client): Socket | undefined {
+  return connectionInternals(conn)._sock;
+}
+
 export function cryptoBindingAvailable(): boolean {
   return bindingAvailable;
 }

@@ -1,12 +1,18 @@
 import { BlockList, isIP } from 'node:net';
+import { canonicalAddress, mappedIpv4 } from './ip.js';
 
 // The allow-list of a connection policy: which targets a user may name. Entries are host names or glob
 // patterns (matched against the name the user typed), IP addresses or CIDR blocks (matched against the
 // address Gatehouse will actually connect to, after DNS), and ports. Pure.
+// IPv4 and IPv6 entries live in two separate lists and an address is checked against its own family only:
+// net.BlockList matches IPv4 addresses against IPv6 subnets through the mapped range ::ffff:0:0/96, which
+// would let an IPv6 rule such as ::/0 admit every IPv4 host (loopback included). A mapped entry or target
+// (::ffff:a.b.c.d) counts as the IPv4 address it carries.
 
 export interface AllowRule {
   readonly names: readonly RegExp[];
-  readonly addresses: BlockList;
+  readonly v4: BlockList;
+  readonly v6: BlockList;
   readonly hasAddresses: boolean;
   readonly ports: readonly (readonly [number, number])[];
   readonly text: string;
@@ -16,7 +22,8 @@ const NAME_PATTERN = /^[A-Za-z0-9_*?](?:[A-Za-z0-9_.*?-]*)$/;
 
 export function compileAllowRule(hosts: readonly string[], ports: readonly (readonly [number, number])[]): AllowRule | string {
   const names: RegExp[] = [];
-  const addresses = new BlockList();
+  const v4 = new BlockList();
+  const v6 = new BlockList();
   let hasAddresses = false;
   for (const entry of hosts) {
     const h = entry.trim();
@@ -27,11 +34,15 @@ export function compileAllowRule(hosts: readonly string[], ports: readonly (read
       if (family === 0 || !/^\d+$/.test(bits) || prefix > (family === 4 ? 32 : 128)) {
         return `"${h}" is not a CIDR block such as 10.0.0.0/8 or fd00::/8`;
       }
-      addresses.addSubnet(net, prefix, family === 4 ? 'ipv4' : 'ipv6');
+      const mapped = family === 6 && prefix >= 96 ? mappedIpv4(net) : undefined;
+      if (family === 4) v4.addSubnet(net, prefix, 'ipv4');
+      else if (mapped !== undefined) v4.addSubnet(mapped, prefix - 96, 'ipv4');
+      else v6.addSubnet(net, prefix, 'ipv6');
       hasAddresses = true;
     } else if (isIP(h.replace(/^\[(.*)\]$/, '$1')) !== 0) {
-      const ip = h.replace(/^\[(.*)\]$/, '$1');
-      addresses.addAddress(ip, isIP(ip) === 4 ? 'ipv4' : 'ipv6');
+      const ip = canonicalAddress(h.replace(/^\[(.*)\]$/, '$1'));
+      if (isIP(ip) === 4) v4.addAddress(ip, 'ipv4');
+      else v6.addAddress(ip, 'ipv6');
       hasAddresses = true;
     } else if (NAME_PATTERN.test(h)) {
       if (!/[A-Za-z]/.test(h.replace(/\*|\?/g, ''))) {
@@ -43,21 +54,24 @@ export function compileAllowRule(hosts: readonly string[], ports: readonly (read
       return `"${h}" is not a host name, pattern, IP address or CIDR block`;
     }
   }
-  return { names, addresses, hasAddresses, ports, text: `${hosts.join(',')} ports ${ports.map(([a, b]) => (a === b ? a : `${a}-${b}`)).join(',')}` };
+  return { names, v4, v6, hasAddresses, ports, text: `${hosts.join(',')} ports ${ports.map(([a, b]) => (a === b ? a : `${a}-${b}`)).join(',')}` };
 }
 
 export function portAllowed(rule: AllowRule, port: number): boolean {
   return rule.ports.some(([lo, hi]) => port >= lo && port <= hi);
 }
 
+/** Name patterns match host names only: `*f*` must not admit the IPv6 literal ::ffff:7f00:1. */
 export function nameAllowed(rule: AllowRule, name: string): boolean {
+  if (isIP(name.replace(/%.*$/s, '')) !== 0) return false;
   return rule.names.some((re) => re.test(name));
 }
 
-export function addressAllowed(rule: AllowRule, ip: string): boolean {
+export function addressAllowed(rule: AllowRule, address: string): boolean {
+  const ip = canonicalAddress(address);
   const family = isIP(ip);
   if (!rule.hasAddresses || family === 0) return false;
-  return rule.addresses.check(ip, family === 4 ? 'ipv4' : 'ipv6');
+  return family === 4 ? rule.v4.check(ip, 'ipv4') : rule.v6.check(ip.replace(/%.*$/s, ''), 'ipv6');
 }
 
 /** `*` and `?` stay within one DNS label: `db*` admits db01 but not db.attacker.example. */

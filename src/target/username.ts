@@ -4,7 +4,10 @@ import { isIP, isIPv6 } from 'node:net';
 //   [key=value@]...<server user>[@<target>[:port]]
 // The target is everything after the last '@' (so UPN users need an explicit target), '%' may stand in for
 // that '@', and ':', '+' or '/' separate the port; IPv6 targets go in brackets. The function is pure and
-// never throws: malformed input comes back as a message that is safe to show to the user.
+// never throws: malformed input comes back as a message that is safe to show to the user and to log.
+// Pair values may be pre-answered secrets (otp=...), so a message never repeats a pair, and a '=' after the
+// pairs (reluser@otp=SECRET@db01, @otp=SECRET@db01, root@db01:otp=SECRET) makes the whole name invalid
+// rather than part of a user or server name that would be logged and recorded. Echoed fragments are bounded.
 
 export interface TargetSpec {
   /** Host name, IPv4 address or IPv6 address (without brackets) exactly as the user named it. */
@@ -28,6 +31,9 @@ const MAX_LENGTH = 2048;
 const PAIR = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s;
 const HOST_NAME = /^[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,251}[A-Za-z0-9_.])?$/;
 const CONTROL = /[\u0000-\u001f\u007f]/;
+/** Longest piece of user input a message repeats. */
+const ECHO_MAX = 64;
+const MISPLACED_PAIR = 'Invalid user name: key=value pairs go first, before the user name (key=value@user@server).';
 
 export function parseUsername(raw: string): ParseResult {
   const fail = (message: string): ParseResult => ({ ok: false, message });
@@ -47,6 +53,7 @@ export function parseUsername(raw: string): ParseResult {
   const rest = tokens.slice(first);
   // Messages never repeat the pairs: they may hold pre-answered secrets, and messages are logged.
   if (rest.length === 0) return fail('No user name: key=value pairs must be followed by a user name.');
+  if (rest.some((token) => token.includes('='))) return fail(MISPLACED_PAIR);
 
   let userPart: string;
   let targetPart: string | undefined;
@@ -63,7 +70,7 @@ export function parseUsername(raw: string): ParseResult {
   }
 
   if (userPart.length === 0) return fail('No user name before the server name.');
-  if (userPart.split('@').some((part) => part.length === 0)) return fail(`Invalid user name "${userPart}".`);
+  if (userPart.split('@').some((part) => part.length === 0)) return fail(`Invalid user name "${echo(userPart)}".`);
 
   let target: TargetSpec | undefined;
   if (targetPart !== undefined) {
@@ -82,12 +89,12 @@ export function parseTarget(spec: string): TargetSpec | string {
   let portText: string | undefined;
   if (spec.startsWith('[')) {
     const close = spec.indexOf(']');
-    if (close < 0) return `Missing "]" in server "${spec}".`;
+    if (close < 0) return `Missing "]" in server "${echo(spec)}".`;
     host = spec.slice(1, close);
-    if (!isIPv6(host)) return `"${host}" in brackets is not an IPv6 address.`;
+    if (!isIPv6(host)) return `"${echo(host)}" in brackets is not an IPv6 address.`;
     const after = spec.slice(close + 1);
     if (after.length > 0) {
-      if (!':+/'.includes(after[0]!)) return `Unexpected "${after}" after "]" in server "${spec}".`;
+      if (!':+/'.includes(after[0]!)) return `Unexpected "${echo(after)}" after "]" in server "${echo(spec)}".`;
       portText = after.slice(1);
     }
   } else if (isIPv6(spec)) {
@@ -96,13 +103,13 @@ export function parseTarget(spec: string): TargetSpec | string {
     const sep = Math.max(spec.lastIndexOf(':'), spec.lastIndexOf('+'), spec.lastIndexOf('/'));
     host = sep >= 0 ? spec.slice(0, sep) : spec;
     portText = sep >= 0 ? spec.slice(sep + 1) : undefined;
-    if (host.length === 0) return `No server name in "${spec}".`;
-    if (isIP(host) === 0 && !HOST_NAME.test(host)) return `Invalid server name "${host}".`;
+    if (host.length === 0) return `No server name in "${echo(spec)}".`;
+    if (isIP(host) === 0 && !HOST_NAME.test(host)) return `Invalid server name "${echo(host)}".`;
   }
   let port: number | undefined;
   if (portText !== undefined) {
     if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
-      return `Invalid port "${portText}" in server "${spec}": ports are 1-65535.`;
+      return `Invalid port "${echo(portText)}" in server "${echo(spec)}": ports are 1-65535.`;
     }
     port = Number(portText);
   }
@@ -116,4 +123,10 @@ function lastPercentOutsideBrackets(token: string): number {
   const open = token.lastIndexOf('[', pct);
   const close = token.indexOf(']', pct);
   return open >= 0 && close > pct ? -1 : pct;
+}
+
+/** A piece of user input as a message may show it: bounded, and never anything after a '='. */
+function echo(text: string): string {
+  const safe = text.includes('=') ? text.slice(0, text.indexOf('=')) : text;
+  return safe.length > ECHO_MAX ? `${safe.slice(0, ECHO_MAX)}...` : safe;
 }

@@ -133,15 +133,19 @@ describe('channels through Gatehouse', () => {
     assert.match(r.stderr, /^err$/m);
   });
 
-  test('a stock OpenSSH client gets AES-GCM (on CPUs with AES instructions); a client without GCM still gets in', async () => {
+  test('the offer: AES-GCM first (on CPUs with AES instructions), then chacha20 and AES-CTR, AES-CBC for old clients', async () => {
+    // Stock OpenSSH lists chacha20-poly1305 first and gets it; a client that prefers AES-GCM gets that.
     const r = await ssh('true', { options: ['-v'] });
     assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /kex: server->client cipher: chacha20-poly1305@openssh\.com/);
+    const gcm = await ssh('true', { options: ['-v', '-c', 'aes128-gcm@openssh.com,chacha20-poly1305@openssh.com'] });
+    assert.equal(gcm.code, 0, gcm.stderr);
     const expected = cpuHasAes() ? 'aes128-gcm@openssh.com' : 'chacha20-poly1305@openssh.com';
-    assert.match(r.stderr, new RegExp(`kex: server->client cipher: ${expected}`));
-    assert.match(r.stderr, new RegExp(`kex: client->server cipher: ${expected}`));
-    const cbc = await ssh('echo old-client', { options: ['-c', 'aes128-cbc,aes256-cbc,aes128-ctr'] });
-    assert.equal(cbc.code, 0, cbc.stderr);
-    assert.equal(cbc.stdout, 'old-client\n');
+    assert.match(gcm.stderr, new RegExp(`kex: client->server cipher: ${expected}`));
+    for (const c of ['aes128-ctr', 'aes256-ctr', 'aes128-cbc,aes256-cbc']) {
+      const old = await ssh('echo old-client', { options: ['-c', c] });
+      assert.equal(old.stdout, 'old-client\n', `${c}: ${old.stderr}`);
+    }
   });
 
   test('stdin and its EOF reach the command (cat ends, then the rest of the command runs)', async () => {

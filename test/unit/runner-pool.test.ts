@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Runner, RunnerPool, type RunnerMessage, type Transport } from '../../src/plugins/runner.js';
+import { RunnerPool } from '../../src/plugins/runner-pool.js';
+import { Runner, type RunnerMessage, type Transport } from '../../src/plugins/runner.js';
 
 // The runner pool with fake runners: how it grows under a burst, serves calls after close(), and fails calls
 // promptly when a runner cannot start or never finishes loading.
@@ -15,7 +16,7 @@ function fake(opts: { answerMs?: number; ready?: boolean } = {}): Fake {
   const f: Fake = {
     killed: false,
     transport: {
-      send: () => void setTimeout(() => onMessage({ type: 'result', json: '{"verdict":"ACCEPT"}' }), opts.answerMs ?? 1),
+      send: (c) => void setTimeout(() => onMessage({ type: 'result', json: '{"verdict":"ACCEPT"}', nonce: c.nonce }), opts.answerMs ?? 1),
       kill: () => { f.killed = true; },
       onMessage: (fn) => {
         onMessage = fn;

@@ -24,3 +24,20 @@ test('client_alive_interval and count_max reach ssh2 as they are', () => {
   assert.equal(config.keepaliveInterval, 1_500);
   assert.equal(config.keepaliveCountMax, 3);
 });
+
+test('the ssh2 patches find ssh2 dispatching through its handler table; a changed ssh2 is a coded start-up error', async () => {
+  const { createRequire } = await import('node:module');
+  const { checkSsh2Internals } = await import('../../src/ssh2x/internals.js');
+  const { BastionError } = await import('../../src/core/errors.js');
+  checkSsh2Internals();
+  const require = createRequire(import.meta.url);
+  const handlers = require('ssh2/lib/protocol/handlers.js') as unknown[];
+  const { MESSAGE } = require('ssh2/lib/protocol/constants.js') as { MESSAGE: Record<string, number> };
+  const original = handlers[MESSAGE['SERVICE_REQUEST']!];
+  handlers[MESSAGE['SERVICE_REQUEST']!] = () => undefined; // as if ssh2 dispatched some other way
+  try {
+    assert.throws(() => checkSsh2Internals(), (err: unknown) => err instanceof BastionError && err.code === 'SSH2_INTERNALS_CHANGED' && /_handlers/.test(err.message));
+  } finally {
+    handlers[MESSAGE['SERVICE_REQUEST']!] = original;
+  }
+});

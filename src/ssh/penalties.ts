@@ -1,0 +1,128 @@
+import type { Logger } from 'pino';
+import { addressMatcher, canonicalIp, networkBlock } from '../target/source-address.js';
+
+// Penalties in the manner of OpenSSH's PerSourcePenalties: what a source does wrong (a failed authentication,
+// a denied login, a disconnect without logging in, a login that ran out of time) adds penalty time to its
+// address block. Once that time reaches `min`, the block's new connections are refused at TCP accept, before
+// any SSH work, until the time has run out. Time keeps adding up while the penalty runs (capped at `max`),
+// so a source that keeps trying stays out longer. Exempt addresses earn nothing.
+
+export type PenaltyKind = 'authfail' | 'noauth' | 'grace_exceeded';
+
+export interface PenaltySettings {
+  readonly enabled: boolean;
+  /** Seconds added per event of each kind. */
+  readonly seconds: Readonly<Record<PenaltyKind, number>>;
+  /** A block is refused once its penalty reaches this many ms, and never for more than `maxMs` ahead. */
+  readonly minMs: number;
+  readonly maxMs: number;
+  readonly exempt: readonly string[];
+  readonly v4Prefix: number;
+  readonly v6Prefix: number;
+  /** Bound on the blocks tracked; past it, new blocks are not penalised (OpenSSH's "permissive" overflow). */
+  readonly maxSources: number;
+}
+
+export interface PenaltyEntry {
+  readonly source: string;
+  /** When the penalty time runs out (ms since the epoch). */
+  readonly until: number;
+  /** Whether new connections are refused now (the time reached `min`). */
+  readonly active: boolean;
+  readonly lastKind: PenaltyKind;
+  readonly events: number;
+}
+
+interface Entry {
+  until: number;
+  active: boolean;
+  lastKind: PenaltyKind;
+  events: number;
+}
+
+export class Penalties {
+  private readonly table = new Map<string, Entry>();
+  private matcher: { of: readonly string[]; match: (ip: string) => boolean } | undefined;
+  private overflowLogged = false;
+
+  /** `current` gives the settings in force (a reload changes them; penalties already earned stay). */
+  constructor(private readonly current: () => PenaltySettings, private readonly log: Logger, private readonly now: () => number = Date.now) {}
+
+  private get settings(): PenaltySettings {
+    return this.current();
+  }
+
+  private exempt(ip: string): boolean {
+    const list = this.settings.exempt;
+    if (this.matcher?.of !== list) this.matcher = { of: list, match: addressMatcher(list) };
+    return this.matcher.match(ip);
+  }
+
+  private blockOf(ip: string): string {
+    return networkBlock(ip, this.settings.v4Prefix, this.settings.v6Prefix);
+  }
+
+  /** Adds the penalty for `kind` to the block of `ip`. */
+  record(ip: string, kind: PenaltyKind): void {
+    const st = this.settings;
+    if (!st.enabled || st.seconds[kind] <= 0 || this.exempt(ip)) return;
+    const now = this.now();
+    const source = this.blockOf(ip);
+    let e = this.table.get(source);
+    if (e && e.until <= now) {
+      this.table.delete(source);
+      e = undefined;
+    }
+    if (!e) {
+      if (this.table.size >= st.maxSources) this.prune(now);
+      if (this.table.size >= st.maxSources) {
+        if (!this.overflowLogged) this.log.warn({ event: 'penalty.overflow', limit: st.maxSources }, 'penalty table full; new sources are not penalised');
+        this.overflowLogged = true;
+        return;
+      }
+      e = { until: now, active: false, lastKind: kind, events: 0 };
+      this.table.set(source, e);
+    }
+    e.until = Math.min(e.until + st.seconds[kind] * 1000, now + st.maxMs);
+    e.lastKind = kind;
+    e.events++;
+    const becameActive = !e.active && e.until - now >= st.minMs;
+    if (becameActive) e.active = true;
+    const fields = { event: becameActive ? 'penalty.active' : 'penalty.add', source, ip: canonicalIp(ip), kind, penaltySeconds: Math.round((e.until - now) / 1000), events: e.events };
+    if (becameActive) this.log.warn(fields, `source ${source} penalised: new connections refused for ${fields.penaltySeconds} s`);
+    else this.log.info(fields, 'penalty time added');
+  }
+
+  /** The active penalty of the block of `ip`, or undefined: the connection may proceed. */
+  check(ip: string): PenaltyEntry | undefined {
+    if (!this.settings.enabled) return undefined;
+    const source = this.blockOf(ip);
+    const e = this.table.get(source);
+    if (!e) return undefined;
+    const now = this.now();
+    if (e.until <= now) {
+      this.table.delete(source);
+      return undefined;
+    }
+    if (!e.active || this.exempt(ip)) return undefined;
+    return { source, ...e };
+  }
+
+  list(): PenaltyEntry[] {
+    this.prune(this.now());
+    return [...this.table].map(([source, e]) => ({ source, ...e })).sort((a, b) => b.until - a.until);
+  }
+
+  /** Removes the penalties of the blocks `addr` falls in (or all, without `addr`); returns those removed. */
+  clear(addr?: string): string[] {
+    const gone = addr === undefined ? [...this.table.keys()] : [this.blockOf(addr), addr].filter((k) => this.table.has(k));
+    for (const k of gone) this.table.delete(k);
+    if (gone.length > 0) this.log.warn({ event: 'penalty.cleared', sources: gone }, 'penalties cleared by an administrator');
+    return gone;
+  }
+
+  private prune(now: number): void {
+    for (const [k, e] of this.table) if (e.until <= now) this.table.delete(k);
+    if (this.table.size < this.settings.maxSources) this.overflowLogged = false;
+  }
+}
