@@ -9,17 +9,18 @@ import { hookOverhead, type HookFigures } from './hooks.js';
 import { fileLimit, idleSessions, type IdleFigures } from './idle.js';
 import { bulkDownload, bulkUpload, login, loginRate, run, scpUpload, sftpUpload, type Sample } from './scenarios.js';
 import { median } from './stats.js';
+import { workersComparison, type WorkersFigures } from './workers.js';
 
 // `npm run bench`: Gatehouse against direct OpenSSH and OpenSSH ProxyJump, on this machine, in one run.
 // Every scenario is measured on the three routes interleaved, over several rounds; the table shows medians
 // and the ratios to direct and to ProxyJump, then each target of the project and whether this run meets it.
 
-const SCENARIOS = ['bulk', 'files', 'logins', 'hooks', 'idle'] as const;
+const SCENARIOS = ['bulk', 'files', 'logins', 'hooks', 'idle', 'workers'] as const;
 const USAGE = `npm run bench -- [--rounds N] [--quick] [--large] [--only ${SCENARIOS.join(',')}] [--json FILE]
   --rounds N   rounds per scenario, routes interleaved (default 3)
   --quick      64 MiB streams and 32 MiB files instead of 512 and 256
   --large      10,000 idle sessions instead of 1,000 (needs ulimit -Hn above 20,000)
-  --only LIST  run only these scenarios
+  --only LIST  run only these scenarios (workers: workers: 2 beside workers: 1)
   --json FILE  also write the figures as JSON
 Environment: BENCH_LOG_LEVEL (Gatehouse's log level), BENCH_NODE_FLAGS (node flags for Gatehouse),
 BENCH_GATEHOUSE_LOG=FILE (keep Gatehouse's log).`;
@@ -147,6 +148,14 @@ async function main(): Promise<void> {
         python: await hookOverhead('noop_py', quick ? 30 : 100, 10),
       };
     }
+    if (only.has('workers')) {
+      log('workers: 2 beside workers: 1');
+      found.workers = await workersComparison(env, {
+        rounds: Math.max(1, rounds - 1), seconds: quick ? 3 : 5, transfers: 4, bytesEach: STREAM / 4, extra: CURVE,
+      });
+      const w = found.workers;
+      log(`  logins/s: ${w.loginsPerSecond.one.toFixed(1)} -> ${w.loginsPerSecond.two.toFixed(1)}; ${w.bulkMBps.transfers} downloads at once: ${w.bulkMBps.one.toFixed(0)} -> ${w.bulkMBps.two.toFixed(0)} MB/s`);
+    }
     if (only.has('idle')) {
       const n = values.large ? 10_000 : quick ? 200 : 1000;
       log(`idle sessions (${n})`);
@@ -171,6 +180,7 @@ async function main(): Promise<void> {
 interface Findings {
   hooks?: { javascript: HookFigures; python: HookFigures };
   idle?: IdleFigures;
+  workers?: WorkersFigures;
   /** CPU s/GiB that aes128-gcm alone costs a relay here (decrypt, then encrypt again). */
   aesGcmFloor?: number;
 }
@@ -236,6 +246,12 @@ function report(found: Findings, seconds: number): void {
   if (idle) {
     lines.push(`idle sessions: ${idle.opened}/${idle.sessions} opened in ${idle.openSeconds.toFixed(1)} s, ${idle.answering} answering, Gatehouse RSS ${idle.rssPerSessionKiB.toFixed(1)} KiB per session`);
     for (const [why, count] of Object.entries(idle.failures)) lines.push(`  ${count} failed to open: ${why}`);
+  }
+  if (found.workers) {
+    const { loginsPerSecond: l, bulkMBps: b } = found.workers;
+    lines.push('workers: 2 beside workers: 1 (same machine, same clients)',
+      `  logins per second, 8 parallel clients (curve25519): ${l.one.toFixed(1)} -> ${l.two.toFixed(1)}, ratio ${(l.two / l.one).toFixed(2)}`,
+      `  ${b.transfers} downloads of ${(b.bytesEach / MiB).toFixed(0)} MiB at once, aggregate: ${b.one.toFixed(0)} -> ${b.two.toFixed(0)} MB/s, ratio ${(b.two / b.one).toFixed(2)}`);
   }
   const t = targets(found);
   lines.push('', 'targets', ...t.map((x) => `  [${x.met === undefined ? 'not measured' : x.met ? 'met' : 'MISSED'}] ${x.what}: ${x.value}`), '', `machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}; run took ${seconds.toFixed(0)} s`);

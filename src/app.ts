@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { loadConfigFile, type Config } from './config/config.js';
-import { ControlServer } from './control/control-server.js';
+import type { SessionControl } from './control/control-protocol.js';
+import { ControlServer, localSessionControl } from './control/control-server.js';
+import { hostsLink } from './control/hosts-sessions.js';
 import { DemoTarget } from './demo/demo-target.js';
 import { settleWithin } from './core/deadline.js';
 import { BastionError } from './core/errors.js';
@@ -17,6 +19,7 @@ import { SshServer } from './ssh/server.js';
 import { checkSsh2Internals } from './ssh2x/internals.js';
 import { cryptoBindingAvailable } from './ssh2x/protocol-extras.js';
 import { openConnectionDb, type ConnectionDb } from './store/connection-db.js';
+import { PgAdmissions } from './store/pg-admissions.js';
 
 // The composition root: builds the runtime snapshot, the session store and registry, the SSH server, the
 // control socket, the idle sweep and the demo target, and owns start, reload and a deadline-bound stop.
@@ -27,6 +30,8 @@ const IDLE_SWEEP_MS = 1_000;
 
 export interface App {
   readonly registry: SessionRegistry;
+  /** This process's sessions as the control socket sees them (a worker answers its primary with it). */
+  readonly sessions: SessionControl;
   readonly runtime: () => Runtime;
   /** Listening addresses, in config order. */
   readonly addresses: readonly AddressInfo[];
@@ -43,11 +48,16 @@ export interface App {
 /** The settings applied at start only, as one comparable text (the target_alive ones apply per session). */
 function startOnly(config: Config): string {
   const { targetAliveIntervalMs, targetAliveCountMax, ...clientSsh } = config.ssh;
-  const { listen, keysDir, gc, controlSocket, demoTarget, identityLogout } = config;
-  return JSON.stringify({ listen, keysDir, gc, clientSsh, controlSocket, demoTarget, identityLogout });
+  const { listen, keysDir, gc, controlSocket, demoTarget, workers, database, identityLogout } = config;
+  return JSON.stringify({ listen, keysDir, gc, clientSsh, controlSocket, demoTarget, workers, database, identityLogout });
 }
 
 export interface AppOptions {
+  /**
+   * A worker process of `workers: N`: the primary owns the control socket (and asks the workers), crash
+   * recovery, the jsonl import and expiry.
+   */
+  readonly worker?: boolean;
   /** `gatehouse serve --dev`: watch plugins and config whatever config.yaml says, trace every hook call, and
    * show refused users the plugin's reason and the error code. */
   readonly dev?: boolean;
@@ -73,6 +83,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   // Opened in start(), once the control socket has shown that no other Gatehouse uses this state_dir (its crash
   // recovery would otherwise close that one's live sessions).
   let db: ConnectionDb | undefined;
+  let ledger: PgAdmissions | undefined;
   const server = new SshServer({
     runtime: () => runtime, log, registry,
     db: () => {
@@ -80,7 +91,11 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       return db;
     },
   });
-  const control = new ControlServer(config.controlSocket, registry, log, undefined, server.penalties);
+  const sessions = localSessionControl(registry, log);
+  // With a shared database, the control socket sees and ends the sessions of every Gatehouse host.
+  const hosts = !opts.worker && config.database ? hostsLink(sessions, config.database, log) : undefined;
+  const control = opts.worker ? undefined : new ControlServer(config.controlSocket, hosts?.control ?? sessions, log, undefined, server.penalties);
+  // The logout listener acts on this process's sessions (with workers: N, each worker listens on the shared port).
   const identity = config.identityLogout ? new IdentityLogoutListener(config.identityLogout, registry, log) : undefined;
   let identityAddress: AddressInfo | undefined;
   const addresses: AddressInfo[] = [];
@@ -93,6 +108,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
 
   const app: App = {
     registry,
+    sessions,
     runtime: () => runtime,
     addresses,
     get demoAddress() {
@@ -106,8 +122,16 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
         demo = new DemoTarget(config.keysDir, [...new Set(config.policies.flatMap((p) => (p.targetAuth.method === 'key' ? [runtime.clientKey(p.targetAuth.keyFile)] : [])))], log);
         demoAddress = await demo.listen(config.demoTarget.listen);
       }
-      await control.listen();
-      db = await openConnectionDb(config.stateDir, () => runtime.config.sessions, log);
+      await hosts?.start();
+      await control?.listen();
+      db = await openConnectionDb(config.stateDir, () => runtime.config.sessions, log, { worker: opts.worker ?? false, database: config.database });
+      if (config.database) {
+        // The session limits hold across the hosts sharing the database (a worker's primary clears its
+        // host's old places, as it does crash recovery).
+        ledger = await PgAdmissions.open(config.database.url, config.database.instance);
+        if (!opts.worker) await ledger.forgetOwn();
+        registry.share(ledger, async (id) => hosts?.control.terminate(id));
+      }
       identityAddress = await identity?.listen();
       addresses.push(...(await server.listen(config.listen)));
       if (opts.dev || config.watch) live = startLiveCode({ config: () => runtime.config, reload: () => app.reload(), log });
@@ -129,7 +153,8 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     async stop(deadlineMs = runtime.config.timeouts.shutdownMs) {
       live?.close();
       server.stopListening();
-      control.close();
+      control?.close();
+      await hosts?.close();
       identity?.close();
       clearInterval(idleSweep);
       log.info({ event: 'shutdown.start', sessions: registry.size, deadlineMs }, 'shutting down');
@@ -141,6 +166,9 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       // After the drain: every closed session's last write is queued, and close() commits it.
       await db?.close().catch((err: unknown) => log.error({ event: 'store.error', err: (err as Error).message }, 'closing the connection database failed'));
       db = undefined;
+      // The ledger releases of the sessions just closed are in flight on its pool; end() waits for them.
+      await ledger?.close().catch(() => undefined);
+      ledger = undefined;
       await runtime.shutdown();
       rmSync(ephemeral, { recursive: true, force: true });
       log.info({ event: 'shutdown.done', drained }, 'stopped');

@@ -1,7 +1,12 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createApp } from '../app.js';
-import { loadConfigFile } from '../config/config.js';
+import { CONFIG_TEXT_ENV, runPrimary } from './cluster-primary.js';
+import { runWorker } from './cluster-worker.js';
+import { loadConfigFile, parseConfig } from '../config/config.js';
 import { BastionError } from '../core/errors.js';
 import { createLogger, prettyDestination } from '../log/logger.js';
 import { GATEHOUSE_VERSION } from '../core/version.js';
@@ -77,6 +82,13 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
+  if (cluster.isWorker) {
+    // A worker of `workers: N`: the primary passed the configuration it validated; it handles the signals.
+    const config = parseConfig(process.env[CONFIG_TEXT_ENV] ?? '', resolve(values.config!));
+    tuneProcess(config.gc);
+    await runWorker(config, createLogger(config.logLevel));
+    return -1;
+  }
   const config = loadConfigFile(values.config!);
   if (command === 'check') {
     const report = await checkConfig(config);
@@ -89,15 +101,22 @@ async function main(argv: string[]): Promise<number> {
   const dev = values.dev === true;
   const log = createLogger(config.logLevel, dev && process.stdout.isTTY ? prettyDestination() : undefined);
 
-  tuneProcess(config.gc);
-  const app = await createApp(config, log, { dev });
-  if (dev) log.warn({ event: 'dev.mode' }, 'development mode: plugins reload on every change, hook calls are traced, refused users read the error code; not for production');
-  try {
-    await app.start();
-  } catch (err) {
-    // What did start (the control socket, a listener, plugin runners) would keep the process from exiting.
-    await app.stop(0);
-    throw err;
+  let app: { reload(): Promise<void>; stop(): Promise<{ drained: boolean }> };
+  // --dev traces and reloads in one process: it is for writing plugins, not for serving at scale.
+  if (config.workers > 1 && !dev) {
+    app = await runPrimary(config, readFileSync(config.file, 'utf8'), log);
+  } else {
+    tuneProcess(config.gc);
+    const single = await createApp(config, log, { dev });
+    if (dev) log.warn({ event: 'dev.mode' }, 'development mode: plugins reload on every change, hook calls are traced, refused users read the error code; not for production');
+    try {
+      await single.start();
+    } catch (err) {
+      // What did start (the control socket, a listener, plugin runners) would keep the process from exiting.
+      await single.stop(0);
+      throw err;
+    }
+    app = single;
   }
   const files = openFileLimit();
   if (files !== undefined && files < LOW_FILE_LIMIT) {

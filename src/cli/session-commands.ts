@@ -87,7 +87,8 @@ async function live(socket: string, io: Output): Promise<SessionSummary[] | unde
 export async function sessionsCommand(argv: string[], io: Output): Promise<number> {
   const { values: v, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
   const config = loadConfigFile(v.config);
-  const db = sessionDbPath(config.stateDir);
+  // History reads the shared PostgreSQL where several hosts use one, else state_dir's SQLite file.
+  const db = config.database?.url ?? sessionDbPath(config.stateDir);
   const filters: FilterArgs = { user: v.user, target: v.target, policy: v.policy, since: v.since, until: v.until, reason: v.reason };
   if (positionals[0] === 'show') {
     if (positionals.length !== 2) return usage(io, 'gatehouse sessions show SESSION_ID [--json]');

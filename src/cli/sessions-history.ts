@@ -1,5 +1,6 @@
-import type { SessionQuery, SessionRecord } from '../store/session-db.js';
+import type { SessionQuery, SessionRecord, SessionStore } from '../store/session-db.js';
 import { SqliteSessionStore } from '../store/sqlite-store.js';
+import { PgSessionStore, redactUrl } from '../store/pg-store.js';
 
 // `gatehouse sessions --all` and `gatehouse sessions show ID`: the connection database read directly, so that
 // they work whether Gatehouse runs or not (SQLite in WAL mode lets a reader in beside the writer).
@@ -96,9 +97,10 @@ export function describe(r: SessionRecord): string {
   return lines.join('\n');
 }
 
-function openDb(file: string, io: Output): SqliteSessionStore | undefined {
+/** `file`: the SQLite file in state_dir, or the shared PostgreSQL's URL (config database.url). */
+async function openDb(file: string, io: Output): Promise<SessionStore | undefined> {
   try {
-    return SqliteSessionStore.open(file, { mustExist: true });
+    return /^postgres(ql)?:\/\//.test(file) ? await PgSessionStore.open(file) : SqliteSessionStore.open(file, { mustExist: true });
   } catch (err) {
     io.err(`gatehouse: ${(err as Error).message}\n`);
     return undefined;
@@ -111,7 +113,7 @@ export async function historyCommand(file: string, filters: FilterArgs, json: bo
     io.err(`gatehouse: ${q}\n`);
     return 2;
   }
-  const store = openDb(file, io);
+  const store = await openDb(file, io);
   if (!store) return 1;
   try {
     const rows = await store.query(q);
@@ -123,12 +125,12 @@ export async function historyCommand(file: string, filters: FilterArgs, json: bo
 }
 
 export async function showCommand(file: string, id: string, json: boolean, io: Output): Promise<number> {
-  const store = openDb(file, io);
+  const store = await openDb(file, io);
   if (!store) return 1;
   try {
     const r = await store.get(id);
     if (!r) {
-      io.err(`gatehouse: no session ${id} in ${file}\n`);
+      io.err(`gatehouse: no session ${id} in ${redactUrl(file)}\n`);
       return 1;
     }
     io.out(json ? `${JSON.stringify(r, null, 2)}\n` : `${describe(r)}\n`);

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism, hostname } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { BastionError } from '../core/errors.js';
 import type { TargetSpec } from '../target/username.js';
@@ -118,6 +119,13 @@ export interface Config {
   };
   /** How V8 collects garbage in the serving process (cli/process-tuning.ts); applied at start-up only. */
   readonly gc: GcMode;
+  /** Processes serving SSH (config `workers`, "auto" being the CPU count); above 1, a primary supervises them. */
+  readonly workers: number;
+  /**
+   * The shared PostgreSQL of several Gatehouse hosts, and this host's name among them (default: the host
+   * name; give each Gatehouse sharing one machine its own).
+   */
+  readonly database: { readonly url: string; readonly instance: string } | undefined;
   readonly hosts: ReadonlyMap<string, TargetSpec>;
   readonly demoTarget: { readonly listen: ListenAddress } | undefined;
   /** The OpenID Connect back-channel logout listener; undefined: off. */
@@ -241,6 +249,8 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
       targetAliveCountMax: raw.ssh.target_alive_count_max!,
     },
     gc: raw.gc!,
+    workers: raw.workers === 'auto' ? availableParallelism() : raw.workers!,
+    database: raw.database ? { url: raw.database.url, instance: raw.database.instance ?? hostname() } : undefined,
     hosts: new Map(Object.entries(raw.hosts ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
     demoTarget: raw.demo_target && raw.demo_target.enabled !== false ? { listen: raw.demo_target.listen } : undefined,
     identityLogout: raw.identity_logout ? resolveIdentityLogout(raw.identity_logout, ['identity_logout'], abs, issues) : undefined,

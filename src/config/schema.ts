@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { limitsSchema, penaltiesSchema } from './abuse-limits.js';
 import { ALLOW_ALL, channelsCheck } from './channel-policy.js';
 import { LOG_LEVELS } from '../log/logger.js';
@@ -15,6 +16,14 @@ import { policyMaxSessionsPerUser, sessionsSchema } from './sessions-config.js';
 export interface ListenAddress {
   readonly host: string;
   readonly port: number;
+  /** Set: every connection must start with a PROXY protocol header from one of these sources. */
+  readonly proxyProtocol?: ProxyProtocolSettings;
+}
+
+export interface ProxyProtocolSettings {
+  /** Addresses or CIDR blocks of the load balancers whose PROXY headers are believed. */
+  readonly trusted: readonly string[];
+  readonly headerTimeoutMs: number;
 }
 
 export const GC_MODES = ['throughput', 'latency'] as const;
@@ -30,6 +39,56 @@ export function parseListen(text: string): ListenAddress | string {
 }
 
 const listen = parsed<ListenAddress>(parseListen);
+
+/** An address or a CIDR block (10.0.0.0/8, fd00::/8); undefined when it is one, else what is wrong. */
+export function cidrProblem(text: string): string | undefined {
+  const m = /^([^/]+?)(?:\/(\d{1,3}))?$/.exec(text);
+  const family = m ? isIP(m[1]!) : 0;
+  if (!m || family === 0) return `${JSON.stringify(text)} is not an IP address or CIDR block such as 10.0.0.0/8`;
+  const max = family === 4 ? 32 : 128;
+  if (m[2] !== undefined && Number(m[2]) > max) return `${JSON.stringify(text)} has a prefix length above ${max}`;
+  return undefined;
+}
+
+const cidr: Check<string> = (value, path, ctx) => {
+  const s = string()(value, path, ctx);
+  if (s === undefined) return undefined;
+  const problem = cidrProblem(s);
+  if (problem) {
+    ctx.issues.push({ path, message: problem });
+    return undefined;
+  }
+  return s;
+};
+
+const listenProxied = object({
+  address: listen,
+  proxy_protocol: optional(object({
+    trusted: array(cidr, { min: 1 }),
+    header_timeout: optional(number({ min: 0.1, max: 300 }), 5),
+  })),
+});
+
+/** workers: "auto" (one per CPU) or a count. */
+const workers: Check<number | 'auto'> = (value, path, ctx) => {
+  if (value === 'auto') return 'auto';
+  if (typeof value !== 'number') {
+    ctx.issues.push({ path, message: `must be "auto" or a whole number of processes, not ${JSON.stringify(value)}` });
+    return undefined;
+  }
+  return number({ integer: true, min: 1, max: 256 })(value, path, ctx);
+};
+
+/** A listen entry: "host:port", or {address: "host:port", proxy_protocol: {trusted: [...]}}. */
+const listenEntry: Check<ListenAddress> = (value, path, ctx) => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return listen(value, path, ctx);
+  const o = listenProxied(value, path, ctx);
+  if (!o) return undefined;
+  const pp = o.proxy_protocol;
+  return pp
+    ? { ...o.address, proxyProtocol: { trusted: pp.trusted, headerTimeoutMs: pp.header_timeout! * 1000 } }
+    : o.address;
+};
 
 const hostAlias = parsed<TargetSpec>((s) => {
   const t = parseTarget(s);
@@ -95,7 +154,7 @@ const policy = object({
 });
 
 export const configSchema = object({
-  listen: array(listen, { min: 1 }),
+  listen: array(listenEntry, { min: 1 }),
   keys_dir: optional(string(), 'keys'),
   plugins_dir: optional(string(), 'plugins'),
   state_dir: optional(string(), 'data'),
@@ -141,6 +200,11 @@ export const configSchema = object({
     target_alive_count_max: optional(number({ integer: true, min: 1, max: 1000 }), 3),
   }),
   gc: optional(oneOf(GC_MODES), 'throughput'),
+  workers: optional(workers, 1),
+  database: optional(object({
+    url: string({ pattern: /^postgres(ql)?:\/\//, hint: 'a PostgreSQL URL such as postgres://gatehouse@db.example.com/gatehouse' }),
+    instance: optional(string({ pattern: /^[A-Za-z0-9_.:-]{1,40}$/, hint: 'up to 40 letters, digits, ".", "_", ":" or "-"' })),
+  })),
   hosts: optional(record(hostAlias, /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/)),
   demo_target: optional(object({
     enabled: optional(boolean(), true),

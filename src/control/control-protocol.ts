@@ -36,6 +36,17 @@ export interface SessionSummary {
   readonly idle_seconds: number;
   readonly bytes_to_target: number;
   readonly bytes_to_client: number;
+  /** The process serving it (with `workers`, one of the worker processes). */
+  readonly worker: number;
+  /** The Gatehouse host serving it, where several share one database (database.url). */
+  readonly instance?: string;
+}
+
+/** What the control socket acts on: this process's sessions, or (with workers) every worker's. */
+export interface SessionControl {
+  list(): Promise<SessionSummary[]>;
+  /** Ends the session; undefined when no live session has that id. */
+  terminate(sessionId: string): Promise<SessionSummary | undefined>;
 }
 
 export type ControlReply =

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { BastionError } from '../core/errors.js';
 import type { SessionRegistry } from '../session/registry.js';
 import type { Session } from '../session/session.js';
-import type { ControlReply, ControlRequest, PenaltySummary, SessionSummary } from './control-protocol.js';
+import type { ControlReply, ControlRequest, PenaltySummary, SessionControl, SessionSummary } from './control-protocol.js';
 
 /** A penalised source as the penalties (ssh/penalties.ts, beside this layer) report it. */
 export interface PenaltyEntry {
@@ -43,7 +43,7 @@ export class ControlServer {
 
   constructor(
     private readonly path: string,
-    private readonly registry: SessionRegistry,
+    private readonly sessions: SessionControl,
     private readonly log: Logger,
     private readonly limits: { deadlineMs: number; maxPending: number } = { deadlineMs: REQUEST_DEADLINE_MS, maxPending: MAX_PENDING },
     private readonly penalties?: PenaltyControl,
@@ -144,34 +144,28 @@ export class ControlServer {
       } catch {
         return reply({ ok: false, error: 'not JSON' });
       }
-      try {
-        reply(this.handle(req));
-      } catch (err) {
+      sock.removeAllListeners('data');
+      this.handle(req).then(reply, (err: unknown) => {
         this.log.error({ event: 'control.error', err: (err as Error).message }, 'control request failed');
         reply({ ok: false, error: 'internal error' });
-      }
+      });
     });
   }
 
-  private handle(req: unknown): ControlReply {
+  private async handle(req: unknown): Promise<ControlReply> {
     if (typeof req !== 'object' || req === null) return { ok: false, error: 'a request is a JSON object' };
-    const r = req as { command?: unknown; session_id?: unknown; session_ids?: unknown; gateway_user?: unknown };
-    const now = Date.now();
-    if (r.command === 'sessions') return { ok: true, sessions: this.registry.list().map((s) => summary(s, now)) };
-    if (r.command === 'terminate' && r.gateway_user !== undefined) return this.terminateGatewayUser(r.gateway_user, now);
+    const r = req as Partial<ControlRequest> & { session_id?: unknown; session_ids?: unknown; gateway_user?: unknown };
+    if (r.command === 'sessions') return { ok: true, sessions: await this.sessions.list() };
+    if (r.command === 'terminate' && r.gateway_user !== undefined) return this.terminateGatewayUser(r.gateway_user);
     if (r.command === 'terminate') {
       // One id, or the list `terminate --user` / `--all` confirmed; ids that have ended since are skipped.
       const ids = Array.isArray(r.session_ids) ? r.session_ids.map(String) : [String(r.session_id)];
-      const chosen = this.registry.list().filter((x) => ids.includes(x.id) && !x.closed);
+      const ended = await Promise.all(ids.map((id) => this.sessions.terminate(id)));
+      const chosen = ended.filter((s): s is SessionSummary => s !== undefined);
       if (chosen.length === 0) return { ok: false, error: `no session ${ids.join(', ')}` };
-      for (const s of chosen) {
-        this.log.warn({ event: 'control.terminate', sid: s.id }, 'session terminated by an administrator');
-        void s.close('terminated', new BastionError('TERMINATED', 'terminated through the control socket',
-          { userMessage: 'Session terminated by an administrator.' }));
-      }
-      return { ok: true, sessions: chosen.map((s) => summary(s, now)) };
+      return { ok: true, sessions: chosen };
     }
-    if (r.command === 'penalties' && this.penalties) return { ok: true, sessions: [], penalties: this.penalties.list().map((p) => penaltySummary(p, now)) };
+    if (r.command === 'penalties' && this.penalties) return { ok: true, sessions: [], penalties: this.penalties.list().map((p) => penaltySummary(p, Date.now())) };
     if (r.command === 'penalties_clear' && this.penalties) {
       const source = (r as { source?: unknown }).source;
       if (source !== undefined && (typeof source !== 'string' || source.length > 64)) return { ok: false, error: 'source must be an address' };
@@ -180,23 +174,42 @@ export class ControlServer {
     return { ok: false, error: `unknown command ${JSON.stringify(r.command)}` };
   }
 
-  /** Ends every live session of a gateway user, e.g. when that person's access is revoked. */
-  private terminateGatewayUser(user: unknown, now: number): ControlReply {
+  /**
+   * Ends every live session of a gateway user, e.g. when that person's access is revoked; through
+   * SessionControl, so with a shared database it reaches the sessions of every host.
+   */
+  private async terminateGatewayUser(user: unknown): Promise<ControlReply> {
     if (typeof user !== 'string' || user === '') return { ok: false, error: 'gateway_user must be a non-empty string' };
-    const sessions = this.registry.list().filter((s) => !s.closed && s.gateway?.user === user);
-    if (sessions.length === 0) return { ok: false, error: `no session of gateway user ${user}` };
-    this.log.warn({ event: 'control.terminate', gatewayUser: user, sessions: sessions.map((s) => s.id) },
-      `${sessions.length} session(s) of gateway user ${user} terminated by an administrator`);
-    for (const s of sessions) {
-      void s.close('terminated', new BastionError('TERMINATED', `gateway user ${user} terminated through the control socket`,
-        { userMessage: 'Session terminated by an administrator.' }));
-    }
-    return { ok: true, sessions: sessions.map((s) => summary(s, now)) };
+    const live = (await this.sessions.list()).filter((s) => s.gateway_user === user);
+    const ended = await Promise.all(live.map((s) => this.sessions.terminate(s.session_id)));
+    const chosen = ended.filter((s): s is SessionSummary => s !== undefined);
+    if (chosen.length === 0) return { ok: false, error: `no session of gateway user ${user}` };
+    this.log.warn({ event: 'control.terminate', gatewayUser: user, sessions: chosen.map((s) => s.session_id) },
+      `${chosen.length} session(s) of gateway user ${user} terminated by an administrator`);
+    return { ok: true, sessions: chosen };
   }
 }
 
+/** The sessions of this process, for the control socket or (in a worker) for the primary's. */
+export function localSessionControl(registry: SessionRegistry, log: Logger): SessionControl {
+  return {
+    list: async () => {
+      const now = Date.now();
+      return registry.list().map((s) => summary(s, now));
+    },
+    terminate: async (sessionId) => {
+      const s = registry.list().find((x) => x.id === sessionId);
+      if (!s || s.closed) return undefined;
+      log.warn({ event: 'control.terminate', sid: s.id }, 'session terminated by an administrator');
+      void s.close('terminated', new BastionError('TERMINATED', 'terminated through the control socket',
+        { userMessage: 'Session terminated by an administrator.' }));
+      return summary(s, Date.now());
+    },
+  };
+}
+
 /** What an administrator sees of a session: no answers, no raw user name (it may carry pre-answers). */
-function summary(s: Session, now: number): SessionSummary {
+export function summary(s: Session, now: number): SessionSummary {
   return {
     session_id: s.id,
     phase: s.phase,
@@ -209,6 +222,7 @@ function summary(s: Session, now: number): SessionSummary {
     idle_seconds: Math.floor(s.idleMs(now) / 1000),
     bytes_to_target: s.bytes.toTarget,
     bytes_to_client: s.bytes.toClient,
+    worker: process.pid,
   };
 }
 

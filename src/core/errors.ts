@@ -12,6 +12,10 @@ export type ErrorCode =
   | 'CONTROL_SOCKET_IN_USE'
   | 'LISTEN_FAILED'
   | 'STARTUP_FAILED'
+  // workers (config workers: N)
+  | 'WORKER_START_FAILED'
+  | 'RELOAD_FAILED'
+  | 'WORKER_CRASHED'
   // plugins: loading
   | 'MANIFEST_INVALID'
   | 'PLUGIN_LOAD_FAILED'

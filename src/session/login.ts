@@ -89,7 +89,7 @@ export async function runLogin(s: Session, username: string, prompter: Prompter,
 
   // The user is known now (gateway user, else server user and address): the session limits apply before the
   // target login, and count this session from here on.
-  s.admit();
+  await s.admit();
   const upstream = await connectTarget(s, facts(), credstore, prompter, deps.connectUpstream);
   return makeGrant({ policy, target, serverUser, gateway, upstream });
 }

@@ -1,6 +1,8 @@
 import { BastionError } from '../core/errors.js';
 import { decide, endedForLimit, userKey, type Admission } from './session-limits.js';
 import type { CloseReason, Session } from './session.js';
+import type { PgAdmissions } from '../store/pg-admissions.js';
+import { decideShared } from './shared-limits.js';
 
 // The live sessions of this Gatehouse process: counted for limits, listed for admins, drained on shutdown.
 
@@ -10,18 +12,33 @@ function span(ms: number): string {
   return `${n} ${unit}${n === 1 ? '' : 's'}`;
 }
 
+/** Told of every session that comes and goes (a worker tells its primary, which outlives it). */
+export interface RegistryWatcher {
+  added(s: Session): void;
+  removed(s: Session): void;
+}
+
 export class SessionRegistry {
   private readonly sessions = new Set<Session>();
+  private watcher: RegistryWatcher | undefined;
+  private shared: { readonly ledger: PgAdmissions; readonly endElsewhere: (sessionId: string) => Promise<unknown> } | undefined;
   /** Sessions counted against the limits (session-limits.ts), from the end of their authorization. */
   private readonly admitted = new Map<Session, Admission>();
 
+  watch(w: RegistryWatcher): void {
+    this.watcher = w;
+  }
+
   add(s: Session): void {
     this.sessions.add(s);
+    this.watcher?.added(s);
   }
 
   remove(s: Session): void {
-    this.sessions.delete(s);
+    if (this.sessions.delete(s)) this.watcher?.removed(s);
     this.admitted.delete(s);
+    // Its place is free on every host; a failed release is left to the host's next start (forgetOwn).
+    this.shared?.ledger.release(s.id).catch(() => undefined);
   }
 
   /**
@@ -29,6 +46,39 @@ export class SessionRegistry {
    * known. Throws SESSION_LIMIT to refuse it, or ends that user's oldest sessions (on_limit: end_oldest).
    * Synchronous, so that two logins finishing together cannot both pass under a limit.
    */
+  /**
+   * With several hosts sharing a database: the limits are decided over every host's admissions (`ledger`), and
+   * a session to end that runs elsewhere is ended through `endElsewhere`.
+   */
+  share(ledger: PgAdmissions, endElsewhere: (sessionId: string) => Promise<unknown>): void {
+    this.shared = { ledger, endElsewhere };
+  }
+
+  /** admit() across hosts when share() was called, else admit(). */
+  async admitAnywhere(s: Session): Promise<void> {
+    if (!this.shared) return this.admit(s);
+    const { ledger, endElsewhere } = this.shared;
+    const cfg = s.runtime.config.sessions;
+    const user = userKey(s.gateway?.user, s.serverUser ?? '', s.client.ip);
+    const me: Admission = { id: s.id, user, policy: s.policy?.name ?? '', startedAt: s.startedAt };
+    const d = await decideShared(ledger, me, cfg, s.policy?.maxSessionsPerUser);
+    if (!d.ok) {
+      s.log.warn({ event: 'session.limit', rule: d.rule, limit: d.limit, user: user.label, action: 'refused', code: d.error.code, shared: true }, 'session limit reached across hosts; login refused');
+      throw d.error;
+    }
+    for (const old of d.end ?? []) {
+      const victim = [...this.admitted.keys()].find((x) => x.id === old.id);
+      s.log.warn({ event: 'session.limit', rule: d.rule, limit: d.limit, user: user.label, action: 'ended_oldest', ended: old.id, instance: old.instance }, 'session limit reached; the oldest session of the user ended');
+      if (victim) {
+        this.admitted.delete(victim);
+        void victim.close('session_limit', endedForLimit(user, d.rule!, d.limit!));
+      } else {
+        endElsewhere(old.id).catch((err: unknown) => s.log.error({ event: 'session.limit_end_failed', ended: old.id, err: (err as Error).message }, 'could not end the session on its host'));
+      }
+    }
+    this.admitted.set(s, me);
+  }
+
   admit(s: Session): void {
     const cfg = s.runtime.config.sessions;
     const user = userKey(s.gateway?.user, s.serverUser ?? '', s.client.ip);

@@ -42,8 +42,11 @@ export interface SessionHooks {
   readonly store: SessionStore;
   /** Which Gatehouse writes the rows (see ConnectionDb.instance). */
   readonly instance: string;
-  /** Counts the session against the limits once its user is known; throws SESSION_LIMIT to refuse it. */
-  readonly admit: (s: Session) => void;
+  /**
+   * Counts the session against the limits once its user is known; throws (or rejects with) SESSION_LIMIT to
+   * refuse it. Asynchronous where the limits are shared by several hosts (a database round trip).
+   */
+  readonly admit: (s: Session) => void | Promise<void>;
   readonly onClosed: (s: Session) => void;
 }
 
@@ -118,8 +121,8 @@ export class Session implements SharedSessionState {
   }
 
   /** Counts this session against the session limits (after authorization); throws SESSION_LIMIT to refuse it. */
-  admit(): void {
-    this.hooks.admit(this);
+  async admit(): Promise<void> {
+    await this.hooks.admit(this);
   }
 
   get closed(): boolean {

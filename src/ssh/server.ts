@@ -15,6 +15,7 @@ import { patchConnection } from '../ssh2x/ssh2-patches.js';
 import { Admission, type Ticket } from './admission.js';
 import { AuthAdapter } from './auth-adapter.js';
 import { Penalties } from './penalties.js';
+import { proxiedFront } from './proxied-listener.js';
 
 // The SSH front door: a TCP listener per listen address whose connections pass admission (admission.ts:
 // penalties, MaxStartups, per-source limits, a deadline from accept) before they are handed to ssh2. Each
@@ -73,12 +74,15 @@ export class SshServer {
     // One ssh2 server takes the admitted sockets of every listener; it never listens itself.
     const ssh = new ssh2.Server(config, (conn, info) => this.onConnection(conn, info));
     for (const addr of addresses) {
-      const server = createServer({ noDelay: true }, (sock) => {
+      // Admission reads the client address: behind a load balancer, only once the PROXY header has given the
+      // real one (proxied-listener.ts), so that limits and penalties apply to clients, not to the balancer.
+      const admit = (sock: Socket): void => {
         const ticket = this.admission.admit(sock);
         if (!ticket) return;
         this.tickets.set(sock, ticket);
         ssh.injectSocket(sock);
-      });
+      };
+      const server = addr.proxyProtocol ? proxiedFront(admit, addr.proxyProtocol, this.deps.log) : createServer({ noDelay: true }, admit);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(addr.port, addr.host, () => {
@@ -91,7 +95,7 @@ export class SshServer {
       this.servers.push(server);
       const a = server.address() as AddressInfo;
       bound.push(a);
-      this.deps.log.info({ event: 'server.listening', address: a.address, port: a.port, ciphers: config.algorithms?.cipher }, 'listening');
+      this.deps.log.info({ event: 'server.listening', address: a.address, port: a.port, proxyProtocol: addr.proxyProtocol?.trusted, ciphers: config.algorithms?.cipher }, 'listening');
     }
     return bound;
   }
@@ -134,7 +138,7 @@ export class SshServer {
       return;
     }
     const { store, instance } = db();
-    const s = new Session(conn, { ip: info.ip, port: info.port }, rt, log, { store, instance, admit: (x) => registry.admit(x), onClosed: (x) => registry.remove(x) });
+    const s = new Session(conn, { ip: info.ip, port: info.port }, rt, log, { store, instance, admit: (x) => registry.admitAnywhere(x), onClosed: (x) => registry.remove(x) });
     registry.add(s);
     s.log.info({ event: 'session.connect', client: info.header.versions.software }, 'connection');
     onAliveTimeout(conn, () => void s.close('client_timeout', new BastionError('CLIENT_TIMEOUT',

@@ -7,6 +7,7 @@ import { importJsonl } from './jsonl-import.js';
 import type { SessionStore } from './session-db.js';
 import { SCHEMA_VERSION } from './sqlite-schema.js';
 import { SqliteSessionStore } from './sqlite-store.js';
+import { PgSessionStore, redactUrl } from './pg-store.js';
 
 // Opening the connection database at start: migrations (sqlite-store.ts), then the rows a crashed process left
 // live are closed, an old sessions.jsonl is imported once, and background expiry starts. One Gatehouse per
@@ -27,10 +28,21 @@ export interface ConnectionDb {
   close(): Promise<void>;
 }
 
-export async function openConnectionDb(stateDir: string, settings: () => SessionsConfig, log: Logger): Promise<ConnectionDb> {
-  const file = sessionDbPath(stateDir);
-  const store = SqliteSessionStore.open(file);
-  const instance = hostname();
+export interface ConnectionDbOptions {
+  /**
+   * A worker of `workers: N` shares the database with its siblings: the primary recovers crashed rows, imports
+   * sessions.jsonl and runs expiry, once; a worker recovering would close its siblings' live rows.
+   */
+  readonly worker?: boolean;
+  /** Several hosts' shared PostgreSQL (config database) instead of SQLite in state_dir. */
+  readonly database?: { readonly url: string; readonly instance: string };
+}
+
+export async function openConnectionDb(stateDir: string, settings: () => SessionsConfig, log: Logger, opts: ConnectionDbOptions = {}): Promise<ConnectionDb> {
+  const file = opts.database ? redactUrl(opts.database.url) : sessionDbPath(stateDir);
+  const store: SessionStore = opts.database ? await PgSessionStore.open(opts.database.url) : SqliteSessionStore.open(file);
+  const instance = opts.database?.instance ?? hostname();
+  if (opts.worker) return { store, instance, close: () => store.close() };
   try {
     log.info({ event: 'store.opened', file, schema: SCHEMA_VERSION }, 'connection database opened');
     const crashed = await store.recoverCrashed(instance);

@@ -37,6 +37,27 @@ test('npm run bench (quick subset) measures the three routes and writes its JSON
   }
 });
 
+test('npm run bench (quick, workers) compares workers: 2 with workers: 1 and writes both figures', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-bench-test-'));
+  try {
+    const out = join(dir, 'bench.json');
+    const r = spawnSync(process.execPath, [join(ROOT, 'build', 'bench', 'run.js'), '--quick', '--rounds', '1', '--only', 'workers', '--json', out], {
+      encoding: 'utf8', timeout: 240_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const json = JSON.parse(readFileSync(out, 'utf8')) as {
+      workers: { loginsPerSecond: { one: number; two: number }; bulkMBps: { one: number; two: number; transfers: number } };
+    };
+    const { loginsPerSecond: l, bulkMBps: b } = json.workers;
+    assert.ok(l.one > 0 && l.two > 0 && b.one > 0 && b.two > 0, JSON.stringify(json.workers));
+    assert.equal(b.transfers, 4);
+    assert.match(r.stdout, /workers: 2 beside workers: 1/);
+    assert.match(r.stdout, /logins per second, 8 parallel clients \(curve25519\): [\d.]+ -> [\d.]+, ratio [\d.]+/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('npm run bench -- --help prints its usage; an unknown scenario is refused before anything starts', () => {
   const run = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'build', 'bench', 'run.js'), ...args], { encoding: 'utf8', timeout: 30_000 });
   const help = run('--help');
@@ -44,5 +65,5 @@ test('npm run bench -- --help prints its usage; an unknown scenario is refused b
   assert.match(help.stdout, /--only LIST/);
   const bad = run('--only', 'bulk,nope');
   assert.equal(bad.status, 2);
-  assert.match(bad.stderr, /--only takes bulk,files,logins,hooks,idle, not "nope"/);
+  assert.match(bad.stderr, /--only takes bulk,files,logins,hooks,idle,workers, not "nope"/);
 });

@@ -6,15 +6,15 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { controlRequest } from '../../src/control/control-protocol.js';
-import { ControlServer } from '../../src/control/control-server.js';
+import { ControlServer, localSessionControl } from '../../src/control/control-server.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { SessionRegistry } from '../../src/session/registry.js';
 
 // Issue 15: idle connections to the control socket must not lock the admin CLI out, and each connection has
 // a deadline counted from accept, which a client trickling bytes cannot stretch.
 
-const registry = { list: () => [] } as unknown as SessionRegistry;
 const quiet = createLogger('error', new Writable({ write: (_c, _e, cb) => cb() }));
+const registry = localSessionControl({ list: () => [] } as unknown as SessionRegistry, quiet);
 
 function open(path: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
