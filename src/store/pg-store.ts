@@ -2,6 +2,7 @@ import pg from 'pg';
 import { BastionError } from '../core/errors.js';
 import { migratePg } from './pg-schema.js';
 import type { ChannelRecord, ExpiryRules, SessionFields, SessionQuery, SessionRecord, SessionStore } from './session-db.js';
+import { CHANNEL_COLUMNS, fromRow, SESSION_COLUMNS, toColumn, type Row } from './columns.js';
 
 // The shared connection database: PostgreSQL through pg, for several Gatehouse hosts (database.url). Rows mean
 // what they mean in SQLite (sqlite-store.ts): times in ms, short lists as JSON text. Writes are queued and run
@@ -9,19 +10,6 @@ import type { ChannelRecord, ExpiryRules, SessionFields, SessionQuery, SessionRe
 // own caller), so that a session's put and patches never overtake one another on different pool connections.
 // Reads wait for the writes queued before them, so that a reader sees its own writes.
 
-const JSON_COLUMNS = new Set(['gateway_groups', 'verdicts', 'additional_metadata', 'recordings', 'identity']);
-/** JSON columns whose absence is null, not an empty list. */
-const NULLABLE_JSON = new Set(['identity']);
-const TIME_COLUMNS = new Set(['connected_at', 'login_at', 'ended_at', 'updated_at', 'opened_at', 'closed_at']);
-const SESSION_COLUMNS = [
-  'session_id', 'instance', 'connected_at', 'login_at', 'ended_at', 'updated_at', 'client_ip', 'client_port', 'policy',
-  'server_user', 'target_name', 'target_address', 'target_port', 'gateway_user', 'gateway_groups', 'verdicts',
-  'additional_metadata', 'recordings', 'end_reason', 'end_code', 'bytes_to_target', 'bytes_to_client', 'identity', 'ended_by',
-] as const;
-const CHANNEL_COLUMNS = [
-  'session_id', 'seq', 'type', 'request', 'command', 'subsystem', 'opened_at', 'closed_at', 'bytes_to_target',
-  'bytes_to_client', 'exit_status', 'exit_signal',
-] as const;
 const DELETE_BATCH = 500;
 const DEFAULT_LIMIT = 1000;
 const POOL_SIZE = 4;
@@ -29,25 +17,8 @@ const CONNECT_MS = 10_000;
 const STATEMENT_MS = 30_000;
 const INT8_OID = 20;
 
-type Row = Record<string, unknown>;
 
-function toColumn(key: string, v: unknown): unknown {
-  if (v === undefined || v === null) return null;
-  if (JSON_COLUMNS.has(key)) return JSON.stringify(v);
-  if (TIME_COLUMNS.has(key)) return Date.parse(v as string);
-  return v;
-}
 
-function fromRow(row: Row): Row {
-  const out: Row = {};
-  for (const [k, v] of Object.entries(row)) {
-    out[k] = v === null ? (JSON_COLUMNS.has(k) && !NULLABLE_JSON.has(k) ? [] : null)
-      : JSON_COLUMNS.has(k) ? JSON.parse(v as string)
-      : TIME_COLUMNS.has(k) ? new Date(v as number).toISOString()
-      : v;
-  }
-  return out;
-}
 
 const insertSql = (table: string, cols: readonly string[], conflict: string, where = ''): string =>
   `INSERT INTO ${table} (${cols.join(', ')}) ${where ? `SELECT ${cols.map((_, i) => `$${i + 1}`).join(', ')} ${where}` : `VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`}

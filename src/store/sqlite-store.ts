@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { BastionError } from '../core/errors.js';
 import type { ChannelRecord, ExpiryRules, SessionFields, SessionQuery, SessionRecord, SessionStore } from './session-db.js';
 import { migrate } from './sqlite-schema.js';
+import { CHANNEL_COLUMNS, fromRow, SESSION_COLUMNS, toColumn, type Row } from './columns.js';
 
 // The embedded connection database: SQLite in WAL mode through better-sqlite3. better-sqlite3 is synchronous,
 // so writes are queued and run together in one transaction FLUSH_MS later: a burst of logins costs one commit,
@@ -11,19 +12,6 @@ import { migrate } from './sqlite-schema.js';
 // synchronous=NORMAL a commit does not fsync: a power cut may lose the last commits, a killed process the
 // writes of its last FLUSH_MS.
 
-const JSON_COLUMNS = new Set(['gateway_groups', 'verdicts', 'additional_metadata', 'recordings', 'identity']);
-/** JSON columns whose absence is null, not an empty list. */
-const NULLABLE_JSON = new Set(['identity']);
-const TIME_COLUMNS = new Set(['connected_at', 'login_at', 'ended_at', 'updated_at', 'opened_at', 'closed_at']);
-const SESSION_COLUMNS = [
-  'session_id', 'instance', 'connected_at', 'login_at', 'ended_at', 'updated_at', 'client_ip', 'client_port', 'policy',
-  'server_user', 'target_name', 'target_address', 'target_port', 'gateway_user', 'gateway_groups', 'verdicts',
-  'additional_metadata', 'recordings', 'end_reason', 'end_code', 'bytes_to_target', 'bytes_to_client', 'identity', 'ended_by',
-] as const;
-const CHANNEL_COLUMNS = [
-  'session_id', 'seq', 'type', 'request', 'command', 'subsystem', 'opened_at', 'closed_at', 'bytes_to_target',
-  'bytes_to_client', 'exit_status', 'exit_signal',
-] as const;
 /** Rows deleted per statement when expiring, so that a large expiry does not hold the loop for long. */
 const DELETE_BATCH = 500;
 const DEFAULT_LIMIT = 1000;
@@ -33,27 +21,9 @@ const DEFAULT_LIMIT = 1000;
  */
 const FLUSH_MS = 10;
 
-type Row = Record<string, unknown>;
 
-function toColumn(key: string, v: unknown): unknown {
-  if (v === undefined || v === null) return null;
-  if (JSON_COLUMNS.has(key)) return JSON.stringify(v);
-  if (TIME_COLUMNS.has(key)) return Date.parse(v as string);
-  return v;
-}
 
-function fromColumn(key: string, v: unknown): unknown {
-  if (v === null) return JSON_COLUMNS.has(key) && !NULLABLE_JSON.has(key) ? [] : null;
-  if (JSON_COLUMNS.has(key)) return JSON.parse(v as string);
-  if (TIME_COLUMNS.has(key)) return new Date(v as number).toISOString();
-  return v;
-}
 
-function fromRow(row: Row): Row {
-  const out: Row = {};
-  for (const [k, v] of Object.entries(row)) out[k] = fromColumn(k, v);
-  return out;
-}
 
 export interface SqliteOptions {
   /** For the command line: fail rather than create a database that is not there. */
