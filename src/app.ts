@@ -12,7 +12,7 @@ import { settleWithin } from './core/deadline.js';
 import { BastionError } from './core/errors.js';
 import { PluginCache } from './plugins/plugin-cache.js';
 import { buildRuntime, type Runtime } from './session/runtime.js';
-import { IdentityLogoutListener } from './identity/logout-listener.js';
+import { startIdentityLogout, type IdentityLogoutService } from './identity/logout-service.js';
 import { startLiveCode, type LiveCode } from './session/live-code.js';
 import { SessionRegistry } from './session/registry.js';
 import { SshServer } from './ssh/server.js';
@@ -95,9 +95,8 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   // With a shared database, the control socket sees and ends the sessions of every Gatehouse host.
   const hosts = !opts.worker && config.database ? hostsLink(sessions, config.database, log) : undefined;
   const control = opts.worker ? undefined : new ControlServer(config.controlSocket, hosts?.control ?? sessions, log, undefined, server.penalties);
-  // The logout listener acts on this process's sessions (with workers: N, each worker listens on the shared port).
-  const identity = config.identityLogout ? new IdentityLogoutListener(config.identityLogout, registry, log) : undefined;
-  let identityAddress: AddressInfo | undefined;
+  // The back-channel logout listener: a worker has none (its primary owns it and passes valid tokens on).
+  let identity: IdentityLogoutService | undefined;
   const addresses: AddressInfo[] = [];
   let demo: DemoTarget | undefined;
   let demoAddress: AddressInfo | undefined;
@@ -115,7 +114,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       return demoAddress;
     },
     get identityAddress() {
-      return identityAddress;
+      return identity?.address;
     },
     async start() {
       if (config.demoTarget) {
@@ -132,7 +131,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
         if (!opts.worker) await ledger.forgetOwn();
         registry.share(ledger, async (id) => hosts?.control.terminate(id));
       }
-      identityAddress = await identity?.listen();
+      if (config.identityLogout && !opts.worker) identity = await startIdentityLogout(config.identityLogout, config.database, hosts?.control ?? sessions, log);
       addresses.push(...(await server.listen(config.listen)));
       if (opts.dev || config.watch) live = startLiveCode({ config: () => runtime.config, reload: () => app.reload(), log });
     },
@@ -155,7 +154,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       server.stopListening();
       control?.close();
       await hosts?.close();
-      identity?.close();
+      await identity?.close();
       clearInterval(idleSweep);
       log.info({ event: 'shutdown.start', sessions: registry.size, deadlineMs }, 'shutting down');
       // session_ended gets what is left of the deadline, so that every session is recorded before exit.

@@ -7,6 +7,7 @@ import type { SessionControl, SessionSummary } from '../control/control-protocol
 import { ControlServer } from '../control/control-server.js';
 import { hostsLink } from '../control/hosts-sessions.js';
 import { BastionError } from '../core/errors.js';
+import { startIdentityLogout, type IdentityLogoutService } from '../identity/logout-service.js';
 import { ensureHostKeys, ensureKey } from '../ssh2x/keys.js';
 import { openConnectionDb, type ConnectionDb } from '../store/connection-db.js';
 import { PgAdmissions } from '../store/pg-admissions.js';
@@ -15,7 +16,8 @@ import { isFromWorker, type FromWorker, type ToWorker } from './cluster-messages
 // `workers: N` above 1: this process serves no SSH itself. It forks N workers (node:cluster, which shares the
 // listen sockets among them and hands each new connection to the next worker in turn), owns the control
 // socket and answers it by asking every worker, passes reloads and stops on, and replaces a worker that
-// dies. Workers get the configuration text from here, so that a replacement starts on the configuration
+// dies. It also owns the back-channel logout listener (identity_logout) and passes each valid token to every
+// worker. Workers get the configuration text from here, so that a replacement starts on the configuration
 // the others run, even when config.yaml has since been edited into something invalid.
 
 /** Environment variable carrying the last valid config.yaml text to a worker. */
@@ -68,6 +70,7 @@ export async function runPrimary(config: Config, configText: string, log: Logger
   // The primary alone recovers crashed rows, imports sessions.jsonl and runs expiry; workers only write.
   let db: ConnectionDb | undefined;
   let ledger: PgAdmissions | undefined;
+  let identity: IdentityLogoutService | undefined;
   cluster.setupPrimary({ serialization: 'json' });
 
   const ask = (w: WorkerState, msg: ToWorker & { id: number }, timeoutMs = ASK_MS): Promise<Extract<FromWorker, { t: 'reply' }> | undefined> =>
@@ -125,12 +128,19 @@ export async function runPrimary(config: Config, configText: string, log: Logger
       const replies = await Promise.all(live().map((w) => ask(w, { t: 'terminate', id: nextId++, session_id: sessionId })));
       return replies.flatMap((r) => r?.sessions ?? [])[0];
     },
+    async endByIdentity(logout) {
+      const replies = await Promise.all(live().map(async (w) => ({ w, r: await ask(w, { t: 'identity_logout', id: nextId++, logout }) })));
+      const silent = replies.filter(({ r }) => !r || r.error).map(({ w }) => w.pid);
+      if (silent.length > 0) log.error({ event: 'identity.error', jti: logout.jti, workers: silent }, 'some workers did not confirm the identity logout');
+      return replies.flatMap(({ r }) => r?.ended ?? []);
+    },
   };
   const hosts = config.database ? hostsLink(sessions, config.database, log) : undefined;
   const control = new ControlServer(config.controlSocket, hosts?.control ?? sessions, log);
 
   const stop = async (): Promise<{ drained: boolean }> => {
     stopping = true;
+    await identity?.close();
     control.close();
     await hosts?.close();
     const all = [...workers.values()];
@@ -189,6 +199,14 @@ export async function runPrimary(config: Config, configText: string, log: Logger
     throw new BastionError('WORKER_START_FAILED', up);
   }
   log.info({ event: 'workers.ready', workers: started.map((w) => w.pid) }, `${started.length} workers serving`);
+  if (config.identityLogout) {
+    try {
+      identity = await startIdentityLogout(config.identityLogout, config.database, hosts?.control ?? sessions, log);
+    } catch (err) {
+      await stop();
+      throw err;
+    }
+  }
 
   return {
     pids: () => [...workers.values()].map((w) => w.pid),

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { createApp, type App } from '../app.js';
 import type { Config } from '../config/config.js';
 import { summary } from '../control/control-server.js';
+import { parseIdentityLogout } from '../session/identity-logout.js';
 import { isToWorker, type FromWorker, type ToWorker } from './cluster-messages.js';
 
 // One worker process of `workers: N`: a whole Gatehouse (its own sessions, plugin pools and runtime) on the
@@ -46,6 +47,9 @@ export async function runWorker(config: Config, rootLog: Logger): Promise<Worker
       else if (m.t === 'terminate') {
         const s = await app.sessions.terminate(m.session_id);
         send({ t: 'reply', id: m.id, sessions: s ? [s] : [] });
+      } else if (m.t === 'identity_logout') {
+        const logout = parseIdentityLogout(m.logout);
+        send({ t: 'reply', id: m.id, ended: logout ? await app.sessions.endByIdentity(logout) : [] });
       } else if (m.t === 'reload') {
         await app.reload();
         log.info({ event: 'config.reloaded' }, 'configuration reloaded');

@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import type { IdentityEnder } from '../session/identity-logout.js';
 
 // What travels over the control socket: one JSON line each way, with snake_case names as in the
 // connection database.
@@ -42,8 +43,11 @@ export interface SessionSummary {
   readonly instance?: string;
 }
 
-/** What the control socket acts on: this process's sessions, or (with workers) every worker's. */
-export interface SessionControl {
+/**
+ * What the control socket acts on: this process's sessions, or (with workers) every worker's, or (with
+ * database.url) every host's. The identity provider's logout (endByIdentity) reaches the same sessions.
+ */
+export interface SessionControl extends IdentityEnder {
   list(): Promise<SessionSummary[]>;
   /** Ends the session; undefined when no live session has that id. */
   terminate(sessionId: string): Promise<SessionSummary | undefined>;

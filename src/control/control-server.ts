@@ -3,6 +3,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { BastionError } from '../core/errors.js';
+import { endSessionsByIdentity } from '../session/identity-logout.js';
 import type { SessionRegistry } from '../session/registry.js';
 import type { Session } from '../session/session.js';
 import type { ControlReply, ControlRequest, PenaltySummary, SessionControl, SessionSummary } from './control-protocol.js';
@@ -205,6 +206,7 @@ export function localSessionControl(registry: SessionRegistry, log: Logger): Ses
         { userMessage: 'Session terminated by an administrator.' }));
       return summary(s, Date.now());
     },
+    endByIdentity: async (logout) => endSessionsByIdentity(registry, logout),
   };
 }
 

@@ -1,16 +1,20 @@
 import type { Logger } from 'pino';
+import { parseIdentityLogout, type IdentityLogout } from '../session/identity-logout.js';
 import { PgBus, type BusMessage } from '../store/pg-bus.js';
 import type { SessionControl, SessionSummary } from './control-protocol.js';
 
 // Several Gatehouse hosts sharing one PostgreSQL (database.url): the control socket of any of them lists the
 // live sessions of all of them and ends a session wherever it runs. The request goes to the other hosts over
 // LISTEN/NOTIFY (store/pg-bus.ts); each answers from its own live sessions, so the list is as live as a local
-// one (bytes, idle time) whatever the storage policy keeps in the database.
+// one (bytes, idle time) whatever the storage policy keeps in the database. An identity provider's logout
+// taken by one host is passed to every other host the same way, and each ends its own matching sessions.
 
 /** How long a list or terminate waits for the other hosts. */
 const ASK_MS = 5_000;
 /** Sessions per answer message, which must stay under PostgreSQL's 8000-byte NOTIFY limit. */
 const PER_MESSAGE = 12;
+/** Ended session ids per logout answer (36 characters each), also under the NOTIFY limit. */
+const IDS_PER_ANSWER = 150;
 
 export interface HostsSessions {
   readonly control: SessionControl;
@@ -37,15 +41,42 @@ export function hostsSessionControl(local: SessionControl, bus: () => PgBus, log
           log.warn({ event: 'control.terminate_remote', sid: s.session_id, from: m.from }, 'session terminated at the request of another Gatehouse host');
           await bus().reply(m, { session: mark(s) });
         }
+      } else if (m.t === 'identity_logout') {
+        const logout = parseIdentityLogout(m['logout']);
+        if (!logout) return;
+        const ended = await local.endByIdentity(logout);
+        log.info({ event: 'identity.logout_remote', from: m.from, issuer: logout.issuer, jti: logout.jti, idpSid: logout.sid, sub: logout.sub, sessions: ended },
+          `logout token ${logout.jti} taken by Gatehouse host ${m.from} ended ${ended.length} session(s) here`);
+        // Every host answers (none ended is an answer too), so that the host that took the token knows when all have.
+        await bus().reply(m, { sessions: ended.slice(0, IDS_PER_ANSWER), count: ended.length });
       }
     };
     answer().catch((err: unknown) => log.error({ event: 'hosts.error', t: m.t, err: (err as Error).message }, 'could not answer another Gatehouse host'));
   };
 
+  const otherHosts = async (): Promise<Set<string>> => new Set((await bus().hosts()).filter((h) => h !== bus().instance));
+
+  /** This host's sessions first (never held up by the others), then every other host's, until all answer. */
+  const endByIdentity = async (logout: IdentityLogout): Promise<string[]> => {
+    const mine = await local.endByIdentity(logout);
+    try {
+      const others = await otherHosts();
+      if (others.size === 0) return mine;
+      const answers = await bus().ask({ t: 'identity_logout', to: '*', logout }, ASK_MS, (all) => [...others].every((h) => all.some((a) => a.from === h)));
+      const missing = [...others].filter((h) => !answers.some((a) => a.from === h));
+      if (missing.length > 0) log.warn({ event: 'hosts.no_answer', hosts: missing, jti: logout.jti }, 'some Gatehouse hosts did not confirm the identity logout in time');
+      return [...mine, ...answers.flatMap((a) => (a['sessions'] as string[] | undefined) ?? [])];
+    } catch (err) {
+      // This host's part is done; the others are logged as not reached rather than failing the provider's request.
+      log.error({ event: 'hosts.error', t: 'identity_logout', jti: logout.jti, err: (err as Error).message }, 'could not pass the identity logout to the other Gatehouse hosts');
+      return mine;
+    }
+  };
+
   const control: SessionControl = {
+    endByIdentity,
     async list() {
-      const [mine, hosts] = await Promise.all([local.list(), bus().hosts()]);
-      const others = new Set(hosts.filter((h) => h !== bus().instance));
+      const [mine, others] = await Promise.all([local.list(), otherHosts()]);
       const parts = new Map<string, number>();
       const got = new Map<string, number>();
       const answers = others.size === 0 ? [] : await bus().ask({ t: 'list', to: '*' }, ASK_MS, (all) => {

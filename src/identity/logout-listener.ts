@@ -3,27 +3,29 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { IdentityLogoutConfig } from '../config/identity-logout.js';
-import { BastionError } from '../core/errors.js';
-import type { SessionRegistry } from '../session/registry.js';
-import { LogoutTokenError, LogoutTokenVerifier, type LogoutClaims } from './logout-token.js';
+import type { IdentityEnder } from '../session/identity-logout.js';
+import { LogoutTokenError, LogoutTokenVerifier, type LogoutClaims, type SharedReplay } from './logout-token.js';
 
 // OpenID Connect Back-Channel Logout 1.0, the relying party's side: an HTTP(S) endpoint where an identity
 // provider POSTs a logout_token when a user's session there ends. A valid token ends, at once, every live
 // session bound (through the AA plugin's `identity` result) to that provider session (sid) or user (sub).
 // An invalid one gets 400 with a JSON error (section 2.8), is logged with the reason, and ends nothing.
+// Which sessions "every" means is the IdentityEnder's business: this process's, every worker's (the primary of
+// `workers: N` owns the listener), and with database.url every host's.
 
 /** A logout token is a few kilobytes at most; anything bigger is not one. */
 const MAX_BODY = 64 * 1024;
 const REQUEST_MS = 10_000;
 const MAX_CONNECTIONS = 64;
-export const IDP_LOGOUT_MESSAGE = 'Your sign-in session ended at the identity provider.';
+export { IDP_LOGOUT_MESSAGE } from '../session/identity-logout.js';
 
 export class IdentityLogoutListener {
   private server: Server | undefined;
   private readonly verifier: LogoutTokenVerifier;
 
-  constructor(private readonly config: IdentityLogoutConfig, private readonly registry: SessionRegistry, private readonly log: Logger) {
-    this.verifier = new LogoutTokenVerifier(config.providers, config.maxTokenAgeMs, config.replayCacheSize);
+  /** `shared`: the jti record of every host sharing the database, so that a replay is refused on any of them. */
+  constructor(private readonly config: IdentityLogoutConfig, private readonly sessions: IdentityEnder, private readonly log: Logger, shared?: SharedReplay) {
+    this.verifier = new LogoutTokenVerifier(config.providers, config.maxTokenAgeMs, config.replayCacheSize, shared);
   }
 
   async listen(): Promise<AddressInfo> {
@@ -86,27 +88,16 @@ export class IdentityLogoutListener {
       this.log.error({ event: 'identity.error', err: (err as Error).message }, 'logout token check failed');
       return reply(res, 500, { error: 'server_error' });
     }
-    const ended = this.endSessions(claims);
+    let ended: string[];
+    try {
+      ended = await this.sessions.endByIdentity(claims);
+    } catch (err) {
+      this.log.error({ event: 'identity.error', jti: claims.jti, err: (err as Error).message }, 'ending the sessions of a logout token failed');
+      return reply(res, 500, { error: 'server_error' });
+    }
     this.log.info({ event: 'identity.logout', remote, issuer: claims.issuer, jti: claims.jti, idpSid: claims.sid, sub: claims.sub, sessions: ended },
       `logout token ${claims.jti} ended ${ended.length} session(s)`);
     reply(res, 200, undefined);
-  }
-
-  /** Ends the sessions bound to the token's provider session (sid), or to all of its user's (sub). */
-  private endSessions(c: LogoutClaims): string[] {
-    const ended: string[] = [];
-    for (const s of this.registry.list()) {
-      const id = s.identity;
-      if (s.closed || !id || id.issuer !== c.issuer) continue;
-      // Section 2.7: with a sid, that provider session (and, if sub is also given, only if it is that user's).
-      const match = c.sid !== undefined ? id.sid === c.sid && (c.sub === undefined || id.subject === c.sub) : id.subject === c.sub;
-      if (!match) continue;
-      s.noteEndedBy(`logout_token jti=${c.jti} iss=${c.issuer}`);
-      void s.close('idp_logout', new BastionError('IDP_LOGOUT', `ended by the back-channel logout token ${c.jti} from ${c.issuer}`,
-        { userMessage: IDP_LOGOUT_MESSAGE }));
-      ended.push(s.id);
-    }
-    return ended;
   }
 }
 

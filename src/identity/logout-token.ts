@@ -14,6 +14,15 @@ const CLOCK_SKEW_S = 30;
 
 export class LogoutTokenError extends Error {}
 
+/**
+ * The jti values seen by every Gatehouse host sharing one database (store/pg-logout-replay.ts): a token
+ * replayed to another host behind the same load balancer is refused there too.
+ */
+export interface SharedReplay {
+  /** Records the jti until `expiresAt` (ms); false when some host recorded it already. */
+  remember(issuer: string, jti: string, expiresAt: number): Promise<boolean>;
+}
+
 export interface LogoutClaims {
   readonly issuer: string;
   readonly jti: string;
@@ -42,6 +51,11 @@ export class ReplayCache {
     if (this.seen.size >= this.maxEntries) throw new LogoutTokenError('replay cache is full; token refused');
     this.seen.set(key, now + this.ttlMs);
     return true;
+  }
+
+  /** Drops a jti recorded for a token that was then not acted on (the shared record failed), so a retry is taken. */
+  forget(issuer: string, jti: string): void {
+    this.seen.delete(`${issuer}\n${jti}`);
   }
 
   get size(): number {
@@ -81,11 +95,14 @@ class ProviderKeys {
 export class LogoutTokenVerifier {
   private readonly providers: Map<string, ProviderKeys>;
   private readonly replay: ReplayCache;
+  private readonly rememberMs: number;
 
-  constructor(providers: readonly IdentityProviderConfig[], private readonly maxAgeMs: number, replayCacheSize: number) {
+  /** `shared`: with database.url, the record of every host's jti values, checked after this process's own. */
+  constructor(providers: readonly IdentityProviderConfig[], private readonly maxAgeMs: number, replayCacheSize: number, private readonly shared?: SharedReplay) {
     this.providers = new Map(providers.map((p) => [p.issuer, new ProviderKeys(p)]));
     // A jti must be remembered as long as a token carrying it could still pass the iat check.
-    this.replay = new ReplayCache(replayCacheSize, maxAgeMs + 2 * CLOCK_SKEW_S * 1000);
+    this.rememberMs = maxAgeMs + 2 * CLOCK_SKEW_S * 1000;
+    this.replay = new ReplayCache(replayCacheSize, this.rememberMs);
   }
 
   async verify(token: string, now = Date.now()): Promise<LogoutClaims> {
@@ -128,6 +145,17 @@ export class LogoutTokenVerifier {
     if ('nonce' in payload) throw new LogoutTokenError('a logout token must not carry a nonce');
     if (typeof payload.jti !== 'string' || payload.jti === '') throw new LogoutTokenError('jti is not a string');
     if (!this.replay.remember(provider.config.issuer, payload.jti, now)) throw new LogoutTokenError(`jti ${payload.jti} was used before (replay)`);
+    if (this.shared) {
+      let fresh: boolean;
+      try {
+        fresh = await this.shared.remember(provider.config.issuer, payload.jti, now + this.rememberMs);
+      } catch (err) {
+        // Not acted on: the provider's retry of this token must not be taken for a replay here.
+        this.replay.forget(provider.config.issuer, payload.jti);
+        throw err;
+      }
+      if (!fresh) throw new LogoutTokenError(`jti ${payload.jti} was used before, on another Gatehouse host (replay)`);
+    }
     return { issuer: provider.config.issuer, jti: payload.jti, sid: sid as string | undefined, sub };
   }
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import type { BastionError } from '../../src/core/errors.js';
+import { localSessionControl } from '../../src/control/control-server.js';
 import { IdentityLogoutListener } from '../../src/identity/logout-listener.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { PluginIdentity } from '../../src/plugins/verdict.js';
@@ -49,6 +50,7 @@ describe('back-channel logout listener (HTTPS)', () => {
   let ca = '';
   const registry = new SessionRegistry();
   const logs: Record<string, unknown>[] = [];
+  const quiet = createLogger('fatal');
 
   const post = (path: string, body: string, contentType = 'application/x-www-form-urlencoded', method = 'POST') =>
     new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
@@ -72,7 +74,7 @@ describe('back-channel logout listener (HTTPS)', () => {
     listener = new IdentityLogoutListener({
       listen: { host: '127.0.0.1', port: 0 }, path: '/bcl', tls: { cert: ca, key: readFileSync(join(dir, 'key.pem'), 'utf8') },
       maxTokenAgeMs: 300_000, replayCacheSize: 100, providers: [{ issuer: op.issuer, audience: 'gatehouse', jwksUri: `${op.issuer}/jwks` }],
-    }, registry, createLogger('debug', sink));
+    }, localSessionControl(registry, quiet), createLogger('debug', sink));
     port = (await listener.listen()).port;
   });
   after(async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { LogoutTokenError, LogoutTokenVerifier, ReplayCache } from '../../src/identity/logout-token.js';
+import { LogoutTokenError, LogoutTokenVerifier, ReplayCache, type SharedReplay } from '../../src/identity/logout-token.js';
 import { startTokenIssuer, type TokenIssuer } from '../helpers/logout-tokens.js';
 
 // OpenID Connect Back-Channel Logout 1.0, section 2.6: every check a logout token must pass.
@@ -67,6 +67,34 @@ describe('logout token validation', () => {
     await verifier.verify(token);
     await refused(token, /used before \(replay\)/);
     await refused(op.sign({ jti: undefined }), /jti/);
+  });
+
+  test('with a shared record (database.url), a token taken by one host is a replay on another; a failed record is not held against a retry', async () => {
+    const taken = new Map<string, number>();
+    let down = false;
+    const shared: SharedReplay = {
+      async remember(issuer, jti, expiresAt) {
+        if (down) throw new Error('database unavailable');
+        if (taken.has(`${issuer} ${jti}`)) return false;
+        taken.set(`${issuer} ${jti}`, expiresAt);
+        return true;
+      },
+    };
+    const hostA = new LogoutTokenVerifier([{ issuer: op.issuer, audience: 'gatehouse', jwksUri: undefined }], 300_000, 1000, shared);
+    const hostB = new LogoutTokenVerifier([{ issuer: op.issuer, audience: 'gatehouse', jwksUri: undefined }], 300_000, 1000, shared);
+    const now = Date.now();
+    const token = await op.sign({ jti: 'j-shared-1' });
+    assert.equal((await hostA.verify(token, now)).jti, 'j-shared-1');
+    // Kept while a token with that jti could still pass the age check (max age plus twice the clock skew).
+    assert.equal(taken.get(`${op.issuer} j-shared-1`), now + 300_000 + 60_000);
+    await assert.rejects(hostB.verify(token), /used before, on another Gatehouse host \(replay\)/);
+    await assert.rejects(hostA.verify(token), /used before \(replay\)/);
+
+    const retried = await op.sign({ jti: 'j-shared-2' });
+    down = true;
+    await assert.rejects(hostA.verify(retried), /database unavailable/);
+    down = false;
+    assert.equal((await hostA.verify(retried)).jti, 'j-shared-2');
   });
 
   test('not a JWT at all', async () => {
