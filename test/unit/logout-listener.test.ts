@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import type { BastionError } from '../../src/core/errors.js';
 import { localSessionControl } from '../../src/control/control-server.js';
 import { IdentityLogoutListener } from '../../src/identity/logout-listener.js';
+import { parseIdentityLogout } from '../../src/session/identity-logout.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { PluginIdentity } from '../../src/plugins/verdict.js';
 import { SessionRegistry } from '../../src/session/registry.js';
@@ -120,5 +121,16 @@ describe('back-channel logout listener (HTTPS)', () => {
     const garbage = await post('/bcl', 'logout_token=not.a.jwt');
     assert.equal(garbage.status, 400);
     assert.ok(logs.some((l) => l['event'] === 'identity.logout_rejected' && l['reason'] === 'logout_token is not a JWT'));
+  });
+});
+
+describe('a logout passed between processes and hosts', () => {
+  test('is acted on only with an issuer, a jti and a sid or sub', () => {
+    const ok = { issuer: 'https://idp.example', jti: 'j1', sid: 's1', sub: null };
+    assert.deepEqual(parseIdentityLogout(ok), { issuer: 'https://idp.example', jti: 'j1', sid: 's1', sub: undefined });
+    assert.deepEqual(parseIdentityLogout(JSON.parse(JSON.stringify({ issuer: 'i', jti: 'j', sid: undefined, sub: 'alice' }))), { issuer: 'i', jti: 'j', sid: undefined, sub: 'alice' });
+    for (const bad of [undefined, 'x', { ...ok, issuer: '' }, { ...ok, jti: 5 }, { ...ok, sid: null }, { ...ok, sid: ['s1'] }]) {
+      assert.equal(parseIdentityLogout(bad), undefined, JSON.stringify(bad));
+    }
   });
 });
