@@ -40,6 +40,17 @@ function open(port: number, knownHosts: string, login: string): Client {
   return { child, out: () => out, exited: new Promise((r) => child.once('exit', (c) => r(c))) };
 }
 
+/** Waits for the client to exit, failing after `ms`. */
+async function ended(c: Client, what: string, ms = 30_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} did not end within ${ms} ms: ${c.out()}`)), ms); });
+  try {
+    await Promise.race([c.exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 describe('identity logout with workers: 2', () => {
   let sshd: Sshd;
   let op: TokenIssuer;
@@ -96,7 +107,7 @@ describe('identity logout with workers: 2', () => {
     const token = await op.sign({ sub: 'alice', sid: 'sid-alice' });
     const r = await postLogoutToken(url, token);
     assert.equal(r.status, 200, r.body);
-    for (const c of clients) await c.exited;
+    for (const [i, c] of clients.entries()) await ended(c, `alice's ssh ${i + 1}`);
     for (const c of clients) assert.match(c.out(), MESSAGE);
     // The primary's log reaches us through a pipe, maybe after the clients have gone.
     await gh.waitFor('the primary to log the logout', () => gh.logs.some((l) => l.event === 'identity.logout'));
@@ -169,8 +180,8 @@ describe('identity logout across two hosts sharing PostgreSQL', () => {
     const token = await op.sign({ sub: 'alice', sid: 'sid-alice' });
     const r = await postLogoutToken(logoutUrl(a), token);
     assert.equal(r.status, 200, r.body);
-    await onA.exited;
-    await onB.exited;
+    await ended(onA, 'alice\'s ssh on A');
+    await ended(onB, 'alice\'s ssh on B');
     assert.match(onB.out(), MESSAGE);
     await b.waitFor('the other host to close hers as idp_logout', () => b.logs.some((l) => l.sid === ids[1] && l.event === 'session.closed' && l['reason'] === 'idp_logout'), 30_000);
     await a.waitFor('the receiving host to log the logout', () => a.logs.some((l) => l.event === 'identity.logout'));
