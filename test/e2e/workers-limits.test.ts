@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import type { SessionSummary } from '../../src/control/control-protocol.js';
+import type { LogLine } from '../helpers/gatehouse.js';
+import { startGatehouseProcess, type GatehouseProcess } from '../helpers/gatehouse-process.js';
+import { runSsh, sshArgs } from '../helpers/openssh.js';
+import { startSshd, type Sshd } from '../helpers/sshd.js';
+
+// workers: 2 without a database: the session limits and the penalties hold for the host, not per worker.
+// The primary hands connections to the workers in turn, so consecutive logins land in both; the tests check
+// where each landed rather than assume it. A per-user cap of 2 refuses the third session of a user whose two
+// sessions run one in each worker (each worker alone has one); end_oldest ends the oldest session in the other
+// worker, whose user reads why; two failed logins, one in each worker, make the source penalised everywhere
+// (each worker alone saw one failure, under `min`), `gatehouse penalties` on the primary lists it and
+// `--clear` lets the source in again at both workers.
+
+const TOKEN = 'Limits-Token-4471';
+const ANYONE = { usermapping: [{ server_user: '*', gateway_users: ['*'] }] };
+const SPECS = [
+  { alias: 'tgt', plugin: { expect: { token: TOKEN }, max_tries: 1, gateway: { user: 'alice', groups: [] } }, more: ANYONE },
+  { alias: 'tgb', plugin: { expect: { token: TOKEN }, max_tries: 1, gateway: { user: 'bob', groups: [] } }, more: ANYONE },
+];
+// One failure adds 10 s; refused from 15 s: two failures are needed, and each worker sees one of them.
+const PENALTIES = { authfail: 10, noauth: 0, grace_exceeded: 0, min: 15 };
+const sessionsConfig = (onLimit: string) => ({ workers: 2, sessions: { max_sessions_per_user: 2, on_limit: onLimit }, penalties: PENALTIES });
+
+interface Interactive {
+  readonly child: ChildProcess;
+  readonly out: () => string;
+  readonly exited: Promise<number | null>;
+}
+
+describe('workers: 2: per-user limits and penalties across the workers', () => {
+  let sshd: Sshd;
+  let gh: GatehouseProcess;
+  let port = 0;
+  const opened: Interactive[] = [];
+  /** alice's interactive sessions, oldest first. */
+  const alices: { s: Interactive; sid: string; worker: number }[] = [];
+
+  const interactive = (user: string, alias = 'tgt'): Interactive => {
+    const args = [...sshArgs({ port, knownHosts: gh.knownHosts(port), login: `token=${TOKEN}@${user}@${alias}` }), '127.0.0.1', 'cat'];
+    const child = spawn('ssh', args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, DISPLAY: '' } });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stdin!.on('error', () => undefined);
+    const o = { child, out: () => out, exited: new Promise<number | null>((r) => child.once('exit', (c) => r(c))) };
+    opened.push(o);
+    return o;
+  };
+  const login = (alias: string, from = '127.0.0.1', token = TOKEN) => runSsh({
+    port, knownHosts: gh.knownHosts(port), login: `token=${token}@${sshd.user}@${alias}`, command: 'echo in', answers: ['wrong'], options: ['-b', from], timeoutMs: 60_000,
+  });
+  const sessions = async (): Promise<SessionSummary[]> => {
+    const r = await gh.cli('sessions', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as SessionSummary[];
+  };
+  const since = (n: number, event: string): LogLine[] => gh.logs.slice(n).filter((l) => l.event === event);
+  /** Opens an interactive session of alice and returns it with the worker that serves it. */
+  const openAlice = async (): Promise<{ s: Interactive; sid: string; worker: number }> => {
+    const before = gh.logs.length;
+    const s = interactive(sshd.user);
+    await gh.waitFor('the session to be active', () => since(before, 'session.active').length > 0, 60_000);
+    const line = since(before, 'session.active')[0]!;
+    const o = { s, sid: String(line.sid), worker: Number(line['worker']) };
+    alices.push(o);
+    return o;
+  };
+
+  before(async () => {
+    sshd = await startSshd();
+    gh = await startGatehouseProcess(sshd, SPECS, sessionsConfig('refuse'));
+    await gh.waitFor('the workers to be ready', () => gh.logs.some((l) => l.event === 'workers.ready'), 90_000);
+    port = Number(gh.logs.find((l) => l.event === 'server.listening')!['port']);
+    sshd.authorize(gh.clientKeyLine());
+  });
+  after(async () => {
+    for (const s of opened) s.child.kill();
+    await gh?.stop();
+    await sshd?.stop();
+  });
+
+  test('failures spread over both workers penalise the source everywhere; gatehouse penalties lists and clears it on the primary', async () => {
+    const before = gh.logs.length;
+    for (let i = 0; i < 4 && !since(before, 'connection.dropped').some((l) => l['rule'] === 'penalty'); i++) {
+      const r = await login('tgt', '127.0.0.3', 'wrong-token');
+      assert.notEqual(r.code, 0);
+    }
+    const denied = since(before, 'auth.deny').filter((l) => l.ip === '127.0.0.3');
+    assert.equal(denied.length, 2, 'two failures, then refused at accept');
+    assert.equal(new Set(denied.map((l) => l['worker'])).size, 2, 'one failure in each worker');
+    const active = since(before, 'penalty.active');
+    assert.equal(active.length, 1);
+    assert.equal(active[0]!['source'], '127.0.0.3/32');
+    assert.equal(active[0]!['worker'], undefined, 'the primary keeps the record');
+
+    // Every worker refuses the source at accept, before any SSH work.
+    const n = gh.logs.length;
+    for (let i = 0; i < 2; i++) assert.notEqual((await login('tgb', '127.0.0.3')).code, 0);
+    const drops = since(n, 'connection.dropped').filter((l) => l['rule'] === 'penalty' && l.ip === '127.0.0.3');
+    assert.equal(drops.length, 2);
+    assert.equal(new Set(drops.map((l) => l['worker'])).size, 2);
+
+    const listed = await gh.cli('penalties', '--json');
+    assert.equal(listed.code, 0, listed.stderr);
+    const list = JSON.parse(listed.stdout) as { source: string; active: boolean; events: number }[];
+    assert.deepEqual(list.map((p) => [p.source, p.active, p.events]), [['127.0.0.3/32', true, 2]]);
+
+    const cleared = await gh.cli('penalties', '--clear', '127.0.0.3');
+    assert.equal(cleared.stdout, 'cleared 127.0.0.3/32\n', cleared.stderr);
+    const m = gh.logs.length;
+    for (let i = 0; i < 2; i++) {
+      const r = await login('tgb', '127.0.0.3');
+      assert.equal(r.stdout, 'in\n', r.stderr);
+    }
+    assert.equal(new Set(since(m, 'session.active').map((l) => l['worker'])).size, 2, 'both workers let the source in again');
+    assert.equal((await gh.cli('penalties')).stdout, 'no penalties\n');
+  });
+
+  test('refuse: the cap counts the sessions of both workers; the over-cap login is refused with its message', async () => {
+    const first = await openAlice();
+    const second = await openAlice();
+    assert.notEqual(first.worker, second.worker, 'consecutive logins go to both workers');
+    const before = gh.logs.length;
+    for (let i = 0; i < 2; i++) {
+      const r = await login('tgt');
+      assert.equal(r.code, 255);
+      assert.match(r.stderr, /Access denied: alice already has 2 sessions open, and at most 2 sessions may be open at once\./);
+    }
+    const refusals = since(before, 'session.limit').filter((l) => l['action'] === 'refused');
+    assert.equal(new Set(refusals.map((l) => l['worker'])).size, 2, 'both workers refused, each with one session of its own');
+    assert.ok(refusals.every((l) => l['rule'] === 'sessions.max_sessions_per_user' && l['user'] === 'alice'));
+    // Another user is not held back.
+    assert.equal((await login('tgb')).stdout, 'in\n');
+  });
+
+  test('end_oldest: a login in one worker ends the oldest session in the other, whose user reads why', async () => {
+    gh.writeConfig(sessionsConfig('end_oldest'), SPECS);
+    let before = gh.logs.length;
+    gh.child.kill('SIGHUP');
+    await gh.waitFor('both workers to reload', () => new Set(since(before, 'config.reloaded').map((l) => l['worker']).filter(Boolean)).size === 2, 60_000);
+
+    const live = (await sessions()).filter((s) => s.gateway_user === 'alice').sort((a, b) => a.started_at.localeCompare(b.started_at));
+    assert.equal(live.length, 2);
+    const oldest = live[0]!;
+    // Steer the next login away from the oldest session's worker: a short login of bob shows where the
+    // turn is, and the next connection goes to the other worker.
+    for (let i = 0; i < 3; i++) {
+      before = gh.logs.length;
+      assert.equal((await login('tgb')).stdout, 'in\n');
+      if (Number(since(before, 'session.active')[0]!['worker']) === oldest.worker) break;
+    }
+    before = gh.logs.length;
+    const newer = await openAlice();
+    assert.notEqual(newer.worker, oldest.worker, 'the new session runs in the other worker');
+    const victim = alices.find((a) => a.sid === oldest.session_id)!;
+    assert.equal(await victim.s.exited, 255);
+    assert.match(victim.s.out(), /Session ended: alice opened a newer session, and at most 2 sessions may be open at once\./);
+    await gh.waitFor('the oldest session to close', () => gh.logs.slice(before).some((l) => l.event === 'session.closed' && l.sid === oldest.session_id), 30_000);
+    const ended = since(before, 'session.limit').find((l) => l['action'] === 'ended_oldest');
+    assert.equal(ended?.['ended'], oldest.session_id);
+    assert.equal(ended?.['worker'], newer.worker);
+    const there = since(before, 'session.limit').find((l) => l['action'] === 'ended_for_other_worker');
+    assert.equal(there?.['worker'], oldest.worker);
+    assert.equal(there?.sid, oldest.session_id);
+    const after = (await sessions()).filter((s) => s.gateway_user === 'alice').map((s) => s.session_id);
+    assert.equal(after.length, 2);
+    assert.ok(!after.includes(oldest.session_id));
+    assert.ok(after.includes(newer.sid));
+  });
+});
