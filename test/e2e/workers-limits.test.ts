@@ -23,8 +23,9 @@ const SPECS = [
   { alias: 'tgt', plugin: { expect: { token: TOKEN }, max_tries: 1, gateway: { user: 'alice', groups: [] } }, more: ANYONE },
   { alias: 'tgb', plugin: { expect: { token: TOKEN }, max_tries: 1, gateway: { user: 'bob', groups: [] } }, more: ANYONE },
 ];
-// One failure adds 10 s; refused from 15 s: two failures are needed, and each worker sees one of them.
-const PENALTIES = { authfail: 10, noauth: 0, grace_exceeded: 0, min: 15 };
+// One failure adds 30 s; refused from 45 s: two failures are needed (within 15 s of each other, ample under
+// load), and each worker sees one of them.
+const PENALTIES = { authfail: 30, noauth: 0, grace_exceeded: 0, min: 45 };
 const sessionsConfig = (onLimit: string, more: Record<string, unknown> = {}) => ({ workers: 2, sessions: { max_sessions_per_user: 2, on_limit: onLimit }, penalties: PENALTIES, ...more });
 
 interface Interactive {
