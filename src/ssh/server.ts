@@ -124,7 +124,7 @@ export class SshServer {
       this.internalsChecked = true;
       if (!connectionInternalsPresent(conn)) {
         log.error({ event: 'ssh2.internals_missing', code: 'SSH2_INTERNALS_CHANGED' },
-          'this ssh2 connection lacks the private fields Gatehouse uses: banners, disconnect messages, agent forwarding and repeated service requests will not work; install the ssh2 version package.json pins');
+          'this ssh2 connection lacks the private fields Gatehouse uses: banners, disconnect messages, agent forwarding, repeated service requests and how clients left will not work; install the ssh2 version package.json pins');
       }
     }
     const peer = patchConnection(conn);
@@ -165,9 +165,9 @@ export class SshServer {
     conn.on('authentication', (ctx) => auth.handle(ctx));
     conn.once('close', () => {
       if (s.phase === 'login') this.penalties.record(info.ip, 'noauth');
-      // A logout is a client that said goodbye (OpenSSH's does on every normal exit); one that just went
-      // (killed, network lost) is client_gone.
-      void s.close(s.phase === 'active' && peer.saidGoodbye() ? 'logout' : 'client_gone');
+      // A logout is a client that said goodbye (OpenSSH's does on every normal exit) or, as PuTTY does, closed
+      // the connection once its channels were closed; one that just went (killed, network lost) is client_gone.
+      void s.close(s.phase === 'active' && peer.leftNormally() ? 'logout' : 'client_gone');
     });
   }
 }
