@@ -8,6 +8,7 @@ import type { SessionRegistry } from '../session/registry.js';
 import { Session } from '../session/session.js';
 import type { ConnectionDb } from '../store/connection-db.js';
 import { defaultInboundCiphers } from '../ssh2x/algorithms.js';
+import { offerFor, watchClientOffer } from '../ssh2x/client-offer.js';
 import { onAliveTimeout } from '../ssh2x/connection-end.js';
 import { connectionInternalsPresent } from '../ssh2x/internals.js';
 import { disconnectWith, NO_MORE_AUTH_METHODS, socketOf, tuneConnection } from '../ssh2x/protocol-extras.js';
@@ -110,12 +111,16 @@ export class SshServer {
     const { registry, db, log } = this.deps;
     const rt = this.deps.runtime();
     const cfg = rt.config;
+    // Before any packet is handled: the client's algorithm offer, for the log line of a failed negotiation.
+    const offer = watchClientOffer(conn);
     // First thing: ssh2 emits 'error' for bad packets and resets, and an unhandled one would end the process.
     conn.on('error', (err: Error & { level?: string }) => {
       // A failed key exchange (no common cipher, a bad packet) is what an administrator looks for when a client
-      // cannot connect; other client errors (resets) are routine.
+      // cannot connect (logged with what the client offered, as OpenSSH's sshd does); other client errors
+      // (resets) are routine.
       if (err.level === 'handshake') {
-        log.info({ event: 'client.handshake_failed', ip: info.ip, port: info.port, client: info.header.versions.software, reason: err.message }, 'SSH handshake failed');
+        const clientOffer = offerFor(err.message, offer());
+        log.info({ event: 'client.handshake_failed', ip: info.ip, port: info.port, client: info.header.versions.software, reason: err.message, ...(clientOffer !== undefined ? { clientOffer } : {}) }, 'SSH handshake failed');
       } else {
         log.debug({ event: 'client.error', ip: info.ip, err: err.message }, 'client connection error');
       }

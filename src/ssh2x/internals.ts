@@ -55,6 +55,8 @@ export interface ConnectionInternals {
   _protocol?: {
     _packetRW?: { write: PacketWriter };
     _kex?: { _keys?: unknown };
+    /** Until the first key exchange ends, the reader of cleartext packets (client-offer.ts wraps its handler). */
+    _decipher?: { _onPayload?: (payload: Uint8Array) => unknown };
     openssh_authAgent?(localChannel: number, window: number, packetSize: number): void;
     /** The server connection's handlers of incoming messages, by name (ssh2-patches.ts wraps three). */
     _handlers?: Record<string, MessageHandler | undefined>;
@@ -134,5 +136,5 @@ export function connectionInternalsPresent(conn: object): boolean {
   const w = c._protocol?._packetRW?.write;
   return Boolean(c._sock && c._chanMgr && typeof c._chanMgr._count === 'number' && w && typeof w.allocStart === 'number' && typeof w.allocStartKEX === 'number' &&
     typeof c._protocol?._handlers?.['SERVICE_REQUEST'] === 'function' && typeof c._protocol._handlers['DISCONNECT'] === 'function' &&
-    typeof c._protocol._handlers['CHANNEL_OPEN'] === 'function');
+    typeof c._protocol._handlers['CHANNEL_OPEN'] === 'function' && typeof c._protocol._decipher?._onPayload === 'function');
 }

@@ -104,13 +104,15 @@ describe('asyncssh with the default configuration', () => {
     assert.match(String(r.remote), /^SSH-2\.0-OpenSSH_/);
   });
 
-  test('an offer with nothing in common fails, and Gatehouse logs why at info', async () => {
-    const cases: [Record<string, unknown>, RegExp][] = [
-      [{ encryption_algs: ['3des-cbc'] }, /cipher/],
-      [{ encryption_algs: ['aes128-ctr'], mac_algs: ['hmac-md5'] }, /MAC/],
-      [{ kex_algs: ['diffie-hellman-group1-sha1'] }, /key exchange/],
+  test('an offer with nothing in common fails, and Gatehouse logs why at info, with the client\'s offer', async () => {
+    // With the client's offer of the kind that failed, as OpenSSH's sshd logs "Their offer: ..." (asyncssh adds
+    // its extension markers to the key exchange list).
+    const cases: [Record<string, unknown>, RegExp, RegExp][] = [
+      [{ encryption_algs: ['3des-cbc'] }, /cipher/, /^3des-cbc$/],
+      [{ encryption_algs: ['aes128-ctr'], mac_algs: ['hmac-md5'] }, /MAC/, /^hmac-md5$/],
+      [{ kex_algs: ['diffie-hellman-group1-sha1'] }, /key exchange/, /^diffie-hellman-group1-sha1(,|$)/],
     ];
-    for (const [offer, reason] of cases) {
+    for (const [offer, reason, theirs] of cases) {
       const n = gh.logs.length;
       const r = await asyncssh({ mode: 'algos', ...offer });
       assert.equal(r.connected, false);
@@ -120,6 +122,7 @@ describe('asyncssh with the default configuration', () => {
       assert.equal(line.level, 'info');
       assert.match(String(line.reason), reason);
       assert.match(String(line.client), /^AsyncSSH_/);
+      assert.match(String(line.clientOffer), theirs);
     }
   });
 });

@@ -67,6 +67,8 @@ describe('PuTTY (plink, pscp, psftp) with the default configuration', () => {
     assert.ok(gh.logs.slice(n).some((l) => l.event === 'session.connect' && l.client === 'PuTTY_Release_0.78'));
     // PuTTY closes the connection without SSH_MSG_DISCONNECT once its channels are closed: still a logout.
     assert.equal(await closedReason(n), 'logout');
+    // ...which relies on private parts of ssh2 that Gatehouse checks on the first connection.
+    assert.ok(!gh.logs.some((l) => l.event === 'ssh2.internals_missing'));
   });
 
   test('plink -batch with the answer in the user name (token=...@user@target): no prompt at all', async () => {

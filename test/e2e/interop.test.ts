@@ -97,6 +97,7 @@ describe('interoperability with the default configuration', () => {
     const line = gh.logs.find((l) => l.event === 'client.handshake_failed')!;
     assert.equal(line.level, 'info');
     assert.match(String(line.reason), /cipher/);
+    assert.equal(line.clientOffer, '3des-cbc'); // what the client offered, as OpenSSH's sshd logs it
   });
 
   test('a target that dies mid-session: the user reads "The server NAME closed the connection."', async () => {
