@@ -1,20 +1,22 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fingerprint, gatehouseFingerprint, runProgram } from '../helpers/clients.js';
 import type { Gatehouse, LogLine } from '../helpers/gatehouse.js';
 import { type PolicySpec, type Scenario, startScenario } from '../helpers/scenario.js';
-import type { Sshd } from '../helpers/sshd.js';
+import { freePort, type Sshd } from '../helpers/sshd.js';
 import { Terminal } from '../helpers/terminal.js';
 
 // PuTTY's command-line tools (Debian putty-tools: plink, pscp, psftp) as users run them against Gatehouse's
 // default configuration (no ssh: section): the host key pinned with -hostkey, a password with -pw (PuTTY
 // tries keyboard-interactive first and answers a single prompt with it), NEEDINFO prompts typed at plink's
-// terminal, pre-answers in the user name, and file transfer over SFTP and over legacy scp.
+// terminal, pre-answers in the user name, an interactive shell, a local port forward, and file transfer over
+// SFTP and over legacy scp.
 
 const SECRET = 'Putty-Token-2718';
 const PIN = '4242';
@@ -106,6 +108,49 @@ describe('PuTTY (plink, pscp, psftp) with the default configuration', () => {
       assert.ok(!t.transcript.includes(SECRET), t.transcript);
     } finally {
       t.kill();
+    }
+  });
+
+  test('plink -t: an interactive shell at a terminal, which follows a resize', async () => {
+    const t = new Terminal('plink', [...common(`${sshd.user}@tgt`, ['-pw', SECRET, '-t']), '127.0.0.1'], { env: { HOME: home }, cols: 91, rows: 27 });
+    try {
+      let at = await t.waitFor(/\$ $/, 0, 30_000);
+      t.type('stty size\r');
+      at = await t.waitFor(/27 91/, at, 30_000);
+      t.resize(120, 40);
+      // The window change reaches the target's pty asynchronously: ask until it shows the new size.
+      const deadline = Date.now() + 30_000;
+      while (!/40 120/.test(t.transcript.slice(at))) {
+        assert.ok(Date.now() < deadline, t.transcript);
+        t.type('stty size\r');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      t.type('exit 7\r');
+      assert.equal(await t.exited, 7);
+    } finally {
+      t.kill();
+    }
+  });
+
+  test('plink -N -L forwards a local port to the target side', async () => {
+    const port = await freePort();
+    // The forward leads to the target sshd's own port, so the first line read through it is its banner.
+    const child = spawn('plink', [...common(`${sshd.user}@tgt`, ['-pw', SECRET, '-N', '-v', '-L', `127.0.0.1:${port}:127.0.0.1:${sshd.port}`]), '127.0.0.1'],
+      { env: { ...process.env, HOME: home }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    child.stderr.on('data', (d: Buffer) => { log += d.toString(); });
+    try {
+      await gh.waitFor('plink listening', () => log.includes(`Local port 127.0.0.1:${port} forwarding`), 30_000);
+      const banner = await new Promise<string>((resolve, reject) => {
+        const s = connect(port, '127.0.0.1');
+        let got = '';
+        s.setTimeout(30_000, () => { s.destroy(); reject(new Error(`no banner; plink said:\n${log}`)); });
+        s.on('data', (d: Buffer) => { got += d.toString(); if (got.includes('\n')) { s.destroy(); resolve(got.split('\r\n')[0]!); } });
+        s.on('error', reject);
+      });
+      assert.match(banner, /^SSH-2\.0-OpenSSH_/);
+    } finally {
+      child.kill();
     }
   });
 
