@@ -72,6 +72,8 @@ export async function startEnv(): Promise<BenchEnv> {
         host_key_check: { known_hosts: 'known_hosts' },
       },
     ],
+    // BENCH_CONFIG: top-level keys (JSON) laid over the bench's config, to attribute a cost to one feature.
+    ...(JSON.parse(process.env['BENCH_CONFIG'] ?? '{}') as Record<string, unknown>),
   }));
   // Its own process, with as many file descriptors as the hard limit allows (two sockets per session); logs go
   // to a file, as in production.

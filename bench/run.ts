@@ -9,21 +9,23 @@ import { hookOverhead, type HookFigures } from './hooks.js';
 import { fileLimit, idleSessions, type IdleFigures } from './idle.js';
 import { bulkDownload, bulkUpload, login, loginRate, run, scpUpload, sftpUpload, type Sample } from './scenarios.js';
 import { median } from './stats.js';
+import { storeComparison, type StoreFigures } from './store.js';
 import { workersComparison, type WorkersFigures } from './workers.js';
 
 // `npm run bench`: Gatehouse against direct OpenSSH and OpenSSH ProxyJump, on this machine, in one run.
 // Every scenario is measured on the three routes interleaved, over several rounds; the table shows medians
 // and the ratios to direct and to ProxyJump, then each target of the project and whether this run meets it.
 
-const SCENARIOS = ['bulk', 'files', 'logins', 'hooks', 'idle', 'workers'] as const;
+const SCENARIOS = ['bulk', 'files', 'logins', 'store', 'hooks', 'idle', 'workers'] as const;
 const USAGE = `npm run bench -- [--rounds N] [--quick] [--large] [--only ${SCENARIOS.join(',')}] [--json FILE]
   --rounds N   rounds per scenario, routes interleaved (default 3)
   --quick      64 MiB streams and 32 MiB files instead of 512 and 256
   --large      10,000 idle sessions instead of 1,000 (needs ulimit -Hn above 20,000)
-  --only LIST  run only these scenarios (workers: workers: 2 beside workers: 1)
+  --only LIST  run only these scenarios (store: the connection database beside storage: none;
+               workers: workers: 2 beside workers: 1)
   --json FILE  also write the figures as JSON
 Environment: BENCH_LOG_LEVEL (Gatehouse's log level), BENCH_NODE_FLAGS (node flags for Gatehouse),
-BENCH_GATEHOUSE_LOG=FILE (keep Gatehouse's log).`;
+BENCH_GATEHOUSE_LOG=FILE (keep Gatehouse's log), BENCH_CONFIG (JSON keys laid over Gatehouse's config).`;
 
 const options = {
   json: { type: 'string' },
@@ -141,6 +143,12 @@ async function main(): Promise<void> {
       });
       log(`  logins/s: ${ROUTES.map((r) => `${r} ${median(rate[r]).toFixed(1)}`).join(', ')}`);
     }
+    if (only.has('store')) {
+      log('connection database: storage persistent beside none');
+      found.store = await storeComparison(env, { rounds: Math.max(2, rounds), seconds: quick ? 3 : 5, extra: CURVE });
+      const st = found.store;
+      log(`  latency: ${st.latencyMs.none.toFixed(1)} -> ${st.latencyMs.persistent.toFixed(1)} ms; logins/s: ${st.loginsPerSecond.none.toFixed(1)} -> ${st.loginsPerSecond.persistent.toFixed(1)}`);
+    }
     if (only.has('hooks')) {
       log('hook-call overhead');
       found.hooks = {
@@ -181,6 +189,7 @@ interface Findings {
   hooks?: { javascript: HookFigures; python: HookFigures };
   idle?: IdleFigures;
   workers?: WorkersFigures;
+  store?: StoreFigures;
   /** CPU s/GiB that aes128-gcm alone costs a relay here (decrypt, then encrypt again). */
   aesGcmFloor?: number;
 }
@@ -191,7 +200,7 @@ interface Target { readonly what: string; readonly value: string; readonly met: 
 /** A ratio to two places, or three where two would round it onto the limit (0.797 is not "0.80"). */
 const ratio = (x: number, limit: number): string => x.toFixed(Math.abs(x - limit) < 0.005 ? 3 : 2);
 
-function targets({ hooks, idle }: Findings): Target[] {
+function targets({ hooks, idle, store }: Findings): Target[] {
   const out: Target[] = [];
   for (const r of rows) {
     const toDirect = r.values.gatehouse / r.values.direct;
@@ -205,6 +214,14 @@ function targets({ hooks, idle }: Findings): Target[] {
     if (r.unit === 'logins/s') {
       out.push({ what: 'logins per second with 8 clients: at least 0.75 of direct sshd', value: `${ratio(toDirect, 0.75)} of direct`, met: toDirect >= 0.75 });
     }
+  }
+  if (store) {
+    const lat = store.latencyMs.persistent / store.latencyMs.none;
+    const rate = store.loginsPerSecond.persistent / store.loginsPerSecond.none;
+    out.push({
+      what: 'connection database (storage: persistent) beside storage: none: login latency at most 1.05, logins/s at least 0.95',
+      value: `latency ${ratio(lat, 1.05)}, logins/s ${ratio(rate, 0.95)}`, met: lat <= 1.05 && rate >= 0.95,
+    });
   }
   if (hooks) out.push({ what: 'JavaScript hook call (fresh instance): at most 2 ms median', value: `${hooks.javascript.medianMs.toFixed(2)} ms`, met: hooks.javascript.medianMs <= 2 });
   if (idle) {
@@ -246,6 +263,12 @@ function report(found: Findings, seconds: number): void {
   if (idle) {
     lines.push(`idle sessions: ${idle.opened}/${idle.sessions} opened in ${idle.openSeconds.toFixed(1)} s, ${idle.answering} answering, Gatehouse RSS ${idle.rssPerSessionKiB.toFixed(1)} KiB per session`);
     for (const [why, count] of Object.entries(idle.failures)) lines.push(`  ${count} failed to open: ${why}`);
+  }
+  if (found.store) {
+    const { latencyMs: l, loginsPerSecond: r } = found.store;
+    lines.push('connection database: storage none -> persistent (same build, interleaved)',
+      `  login to command, curve25519: ${l.none.toFixed(1)} -> ${l.persistent.toFixed(1)} ms, ratio ${(l.persistent / l.none).toFixed(2)}`,
+      `  logins per second, 8 parallel clients: ${r.none.toFixed(1)} -> ${r.persistent.toFixed(1)}, ratio ${(r.persistent / r.none).toFixed(2)}`);
   }
   if (found.workers) {
     const { loginsPerSecond: l, bulkMBps: b } = found.workers;

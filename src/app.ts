@@ -15,6 +15,8 @@ import { buildRuntime, type Runtime } from './session/runtime.js';
 import { IdentityLogoutListener } from './identity/logout-listener.js';
 import { startLiveCode, type LiveCode } from './session/live-code.js';
 import { SessionRegistry } from './session/registry.js';
+import { pgLedger, type EndRequest, type LimitLedger } from './session/shared-limits.js';
+import type { Penalties } from './ssh/penalties.js';
 import { SshServer } from './ssh/server.js';
 import { checkSsh2Internals } from './ssh2x/internals.js';
 import { cryptoBindingAvailable } from './ssh2x/protocol-extras.js';
@@ -30,6 +32,8 @@ const IDLE_SWEEP_MS = 1_000;
 
 export interface App {
   readonly registry: SessionRegistry;
+  /** The per-source penalties the SSH server refuses at accept by (a worker mirrors its primary's). */
+  readonly penalties: Penalties;
   /** This process's sessions as the control socket sees them (a worker answers its primary with it). */
   readonly sessions: SessionControl;
   readonly runtime: () => Runtime;
@@ -61,6 +65,11 @@ export interface AppOptions {
   /** `gatehouse serve --dev`: watch plugins and config whatever config.yaml says, trace every hook call, and
    * show refused users the plugin's reason and the error code. */
   readonly dev?: boolean;
+  /**
+   * A worker: the session limits are decided by the primary over every worker (`ledger`, used without a
+   * database), and a session to end on another worker or host is ended through it (`endElsewhere`).
+   */
+  readonly cluster?: { readonly ledger: LimitLedger; readonly endElsewhere: (end: EndRequest) => Promise<unknown> };
 }
 
 export async function createApp(config: Config, log: Logger, opts: AppOptions = {}): Promise<App> {
@@ -108,6 +117,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
 
   const app: App = {
     registry,
+    penalties: server.penalties,
     sessions,
     runtime: () => runtime,
     addresses,
@@ -130,7 +140,9 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
         // host's old places, as it does crash recovery).
         ledger = await PgAdmissions.open(config.database.url, config.database.instance);
         if (!opts.worker) await ledger.forgetOwn();
-        registry.share(ledger, async (id) => hosts?.control.terminate(id));
+        registry.share(pgLedger(ledger), opts.cluster?.endElsewhere ?? (async (end) => hosts?.control.terminate(end.session_id)));
+      } else if (opts.cluster) {
+        registry.share(opts.cluster.ledger, opts.cluster.endElsewhere);
       }
       identityAddress = await identity?.listen();
       addresses.push(...(await server.listen(config.listen)));

@@ -10,7 +10,9 @@ import { BastionError } from '../core/errors.js';
 import { ensureHostKeys, ensureKey } from '../ssh2x/keys.js';
 import { openConnectionDb, type ConnectionDb } from '../store/connection-db.js';
 import { PgAdmissions } from '../store/pg-admissions.js';
+import { primaryLimits } from './cluster-ledger.js';
 import { isFromWorker, type FromWorker, type ToWorker } from './cluster-messages.js';
+import { primaryPenalties } from './cluster-penalties.js';
 
 // `workers: N` above 1: this process serves no SSH itself. It forks N workers (node:cluster, which shares the
 // listen sockets among them and hands each new connection to the next worker in turn), owns the control
@@ -77,6 +79,16 @@ export async function runPrimary(config: Config, configText: string, log: Logger
       w.worker.send(msg, undefined, (err: Error | null) => { if (err) pending.get(msg.id)?.(undefined); });
     });
   const live = (): WorkerState[] => [...workers.values()].filter((w) => w.ready);
+  const tell = (w: WorkerState, m: ToWorker): void => {
+    if (w.worker.isConnected()) w.worker.send(m, undefined, () => undefined);
+  };
+  // The session limits and penalties of every worker are kept here (cluster-ledger.ts, cluster-penalties.ts).
+  const penalties = primaryPenalties(() => current.penalties, log, (m) => { for (const w of workers.values()) tell(w, m); });
+  const limits = primaryLimits({
+    log,
+    endOnWorkers: async (end) => (await Promise.all(live().map((w) => ask(w, { t: 'end', id: nextId++, end })))).some((r) => (r?.sessions ?? []).length > 0),
+    endOnHosts: () => (hosts ? (id) => hosts.control.terminate(id) : undefined),
+  });
 
   const fork = (): WorkerState => {
     const worker = cluster.fork({ [CONFIG_TEXT_ENV]: goodText });
@@ -85,12 +97,15 @@ export async function runPrimary(config: Config, configText: string, log: Logger
     log.info({ event: 'worker.started', worker: state.pid }, 'worker started');
     worker.on('message', (m: unknown) => {
       if (!isFromWorker(m)) return;
-      if (m.t === 'ready') state.ready = true;
-      else if (m.t === 'reply') pending.get(m.id)?.(m);
+      if (m.t === 'ready') {
+        state.ready = true;
+        const known = penalties.snapshot();
+        if (known) tell(state, known);
+      } else if (m.t === 'reply') pending.get(m.id)?.(m);
       else if (m.t === 'session') {
         if (m.open) state.sessions.set(m.session.session_id, m.session);
         else state.sessions.delete(m.session.session_id);
-      }
+      } else if (!penalties.handle(m)) limits.handle({ pid: state.pid, send: (x) => tell(state, x) }, m);
     });
     worker.on('error', (err: Error) => log.warn({ event: 'worker.error', worker: state.pid, err: err.message }, 'worker channel error'));
     return state;
@@ -100,6 +115,7 @@ export async function runPrimary(config: Config, configText: string, log: Logger
     const state = workers.get(worker.id);
     if (!state) return;
     workers.delete(worker.id);
+    limits.workerGone(state.pid);
     if (stopping) return;
     const lost = [...state.sessions.values()];
     log.error({ event: 'worker.lost', worker: state.pid, code, signal, sessions: lost.map((s) => s.session_id) },
@@ -127,7 +143,7 @@ export async function runPrimary(config: Config, configText: string, log: Logger
     },
   };
   const hosts = config.database ? hostsLink(sessions, config.database, log) : undefined;
-  const control = new ControlServer(config.controlSocket, hosts?.control ?? sessions, log);
+  const control = new ControlServer(config.controlSocket, hosts?.control ?? sessions, log, undefined, penalties.control);
 
   const stop = async (): Promise<{ drained: boolean }> => {
     stopping = true;

@@ -45,6 +45,8 @@ export type ErrorCode =
   | 'TERMINATED'
   | 'IDP_LOGOUT'
   | 'SESSION_LIMIT'
+  /** workers: N without a database: the primary did not decide the session limits in time (fail closed). */
+  | 'LIMITS_UNAVAILABLE'
   // the connection database
   | 'STORE_SCHEMA_NEWER'
   | 'STORE_UNAVAILABLE'

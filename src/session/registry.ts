@@ -1,8 +1,7 @@
 import { BastionError } from '../core/errors.js';
 import { decide, endedForLimit, userKey, type Admission } from './session-limits.js';
 import type { CloseReason, Session } from './session.js';
-import type { PgAdmissions } from '../store/pg-admissions.js';
-import { decideShared } from './shared-limits.js';
+import type { EndRequest, LimitLedger } from './shared-limits.js';
 
 // The live sessions of this Gatehouse process: counted for limits, listed for admins, drained on shutdown.
 
@@ -21,7 +20,7 @@ export interface RegistryWatcher {
 export class SessionRegistry {
   private readonly sessions = new Set<Session>();
   private watcher: RegistryWatcher | undefined;
-  private shared: { readonly ledger: PgAdmissions; readonly endElsewhere: (sessionId: string) => Promise<unknown> } | undefined;
+  private shared: { readonly ledger: LimitLedger; readonly endElsewhere: (end: EndRequest) => Promise<unknown> } | undefined;
   /** Sessions counted against the limits (session-limits.ts), from the end of their authorization. */
   private readonly admitted = new Map<Session, Admission>();
 
@@ -37,8 +36,8 @@ export class SessionRegistry {
   remove(s: Session): void {
     if (this.sessions.delete(s)) this.watcher?.removed(s);
     this.admitted.delete(s);
-    // Its place is free on every host; a failed release is left to the host's next start (forgetOwn).
-    this.shared?.ledger.release(s.id).catch(() => undefined);
+    // Its place is free in every process (a failed release is left to the next start, or the worker's death).
+    this.shared?.ledger.release(s.id);
   }
 
   /**
@@ -47,23 +46,23 @@ export class SessionRegistry {
    * Synchronous, so that two logins finishing together cannot both pass under a limit.
    */
   /**
-   * With several hosts sharing a database: the limits are decided over every host's admissions (`ledger`), and
-   * a session to end that runs elsewhere is ended through `endElsewhere`.
+   * With several hosts sharing a database, or several workers: the limits are decided over every process's
+   * admissions (`ledger`), and a session to end that runs elsewhere is ended through `endElsewhere`.
    */
-  share(ledger: PgAdmissions, endElsewhere: (sessionId: string) => Promise<unknown>): void {
+  share(ledger: LimitLedger, endElsewhere: (end: EndRequest) => Promise<unknown>): void {
     this.shared = { ledger, endElsewhere };
   }
 
-  /** admit() across hosts when share() was called, else admit(). */
+  /** admit() across hosts or workers when share() was called, else admit(). */
   async admitAnywhere(s: Session): Promise<void> {
     if (!this.shared) return this.admit(s);
     const { ledger, endElsewhere } = this.shared;
     const cfg = s.runtime.config.sessions;
     const user = userKey(s.gateway?.user, s.serverUser ?? '', s.client.ip);
     const me: Admission = { id: s.id, user, policy: s.policy?.name ?? '', startedAt: s.startedAt };
-    const d = await decideShared(ledger, me, cfg, s.policy?.maxSessionsPerUser);
+    const d = await ledger.admit(me, cfg, s.policy?.maxSessionsPerUser);
     if (!d.ok) {
-      s.log.warn({ event: 'session.limit', rule: d.rule, limit: d.limit, user: user.label, action: 'refused', code: d.error.code, shared: true }, 'session limit reached across hosts; login refused');
+      s.log.warn({ event: 'session.limit', rule: d.rule, limit: d.limit, user: user.label, action: 'refused', code: d.error.code, shared: true }, 'session limit reached across processes; login refused');
       throw d.error;
     }
     for (const old of d.end ?? []) {
@@ -73,7 +72,8 @@ export class SessionRegistry {
         this.admitted.delete(victim);
         void victim.close('session_limit', endedForLimit(user, d.rule!, d.limit!));
       } else {
-        endElsewhere(old.id).catch((err: unknown) => s.log.error({ event: 'session.limit_end_failed', ended: old.id, err: (err as Error).message }, 'could not end the session on its host'));
+        endElsewhere({ session_id: old.id, user, rule: d.rule!, limit: d.limit! })
+          .catch((err: unknown) => s.log.error({ event: 'session.limit_end_failed', ended: old.id, instance: old.instance, err: (err as Error).message }, 'could not end the session where it runs'));
       }
     }
     this.admitted.set(s, me);

@@ -44,6 +44,8 @@ export class Penalties {
   private readonly table = new Map<string, Entry>();
   private matcher: { of: readonly string[]; match: (ip: string) => boolean } | undefined;
   private overflowLogged = false;
+  /** In a worker of `workers: N`: where events go instead (the primary keeps the one record and mirrors it back). */
+  private forward: ((ip: string, kind: PenaltyKind) => void) | undefined;
 
   /** `current` gives the settings in force (a reload changes them; penalties already earned stay). */
   constructor(private readonly current: () => PenaltySettings, private readonly log: Logger, private readonly now: () => number = Date.now) {}
@@ -62,10 +64,22 @@ export class Penalties {
     return networkBlock(ip, this.settings.v4Prefix, this.settings.v6Prefix);
   }
 
-  /** Adds the penalty for `kind` to the block of `ip`. */
-  record(ip: string, kind: PenaltyKind): void {
+  /**
+   * Sends every event to `fn` rather than recording it here: with several workers, one source's failures in
+   * any of them count toward one record (the primary's), which reaches this table through mirror().
+   */
+  forwardTo(fn: (ip: string, kind: PenaltyKind) => void): void {
+    this.forward = fn;
+  }
+
+  /** Adds the penalty for `kind` to the block of `ip`; returns the block's entry as it now stands, if kept here. */
+  record(ip: string, kind: PenaltyKind): PenaltyEntry | undefined {
     const st = this.settings;
-    if (!st.enabled || st.seconds[kind] <= 0 || this.exempt(ip)) return;
+    if (!st.enabled || st.seconds[kind] <= 0 || this.exempt(ip)) return undefined;
+    if (this.forward) {
+      this.forward(ip, kind);
+      return undefined;
+    }
     const now = this.now();
     const source = this.blockOf(ip);
     let e = this.table.get(source);
@@ -78,7 +92,7 @@ export class Penalties {
       if (this.table.size >= st.maxSources) {
         if (!this.overflowLogged) this.log.warn({ event: 'penalty.overflow', limit: st.maxSources }, 'penalty table full; new sources are not penalised');
         this.overflowLogged = true;
-        return;
+        return undefined;
       }
       e = { until: now, active: false, lastKind: kind, events: 0 };
       this.table.set(source, e);
@@ -91,6 +105,17 @@ export class Penalties {
     const fields = { event: becameActive ? 'penalty.active' : 'penalty.add', source, ip: canonicalIp(ip), kind, penaltySeconds: Math.round((e.until - now) / 1000), events: e.events };
     if (becameActive) this.log.warn(fields, `source ${source} penalised: new connections refused for ${fields.penaltySeconds} s`);
     else this.log.info(fields, 'penalty time added');
+    return { source, ...e };
+  }
+
+  /** Takes entries as another process (the primary) keeps them, replacing what this table had for their blocks. */
+  mirror(entries: readonly PenaltyEntry[]): void {
+    for (const p of entries) this.table.set(p.source, { until: p.until, active: p.active, lastKind: p.lastKind, events: p.events });
+  }
+
+  /** Drops the entries of these blocks (cleared where the record is kept); logs nothing. */
+  forget(sources: readonly string[]): void {
+    for (const k of sources) this.table.delete(k);
   }
 
   /** The active penalty of the block of `ip`, or undefined: the connection may proceed. */

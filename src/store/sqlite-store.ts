@@ -21,10 +21,6 @@ const DEFAULT_LIMIT = 1000;
  */
 const FLUSH_MS = 10;
 
-
-
-
-
 export interface SqliteOptions {
   /** For the command line: fail rather than create a database that is not there. */
   readonly mustExist?: boolean;
@@ -39,20 +35,25 @@ export class SqliteSessionStore implements SessionStore {
    * phases of a login within one flush cost one UPDATE. A put() of the session ends the merging (order).
    */
   private readonly pendingPatches = new Map<string, { readonly fields: Row; readonly done: Promise<void> }>();
+  /** Channel writes waiting in the queue, by session and channel: the last state of a channel wins (one statement). */
+  private readonly pendingChannels = new Map<string, { row: Row; readonly done: Promise<void> }>();
   private readonly insertSession: Statement;
   private readonly insertChannel: Statement;
   private readonly deleteChannels: Statement;
   private readonly selectChannels: Statement;
-  private readonly sessionExists: Statement;
   private readonly savepoint: (fn: () => void) => void;
+  private readonly runBatch: (ops: readonly { run: () => void }[]) => void;
   private closed = false;
 
   private constructor(private readonly db: Db, readonly file: string) {
     this.insertSession = db.prepare(`INSERT OR REPLACE INTO sessions (${SESSION_COLUMNS.join(', ')}) VALUES (${SESSION_COLUMNS.map((c) => `@${c}`).join(', ')})`);
-    this.insertChannel = db.prepare(`INSERT OR REPLACE INTO channels (${CHANNEL_COLUMNS.join(', ')}) VALUES (${CHANNEL_COLUMNS.map((c) => `@${c}`).join(', ')})`);
+    // A channel of a session that has no row (storage policy, or expired) is dropped, not an error: the insert
+    // selects nothing then, in the same statement.
+    this.insertChannel = db.prepare(`INSERT OR REPLACE INTO channels (${CHANNEL_COLUMNS.join(', ')})
+      SELECT ${CHANNEL_COLUMNS.map((c) => `@${c}`).join(', ')} WHERE EXISTS (SELECT 1 FROM sessions WHERE session_id = @session_id)`);
     this.deleteChannels = db.prepare('DELETE FROM channels WHERE session_id = ?');
-    this.sessionExists = db.prepare('SELECT 1 FROM sessions WHERE session_id = ?');
     this.savepoint = db.transaction((fn: () => void) => fn());
+    this.runBatch = db.transaction((ops: readonly { run: () => void }[]) => { for (const op of ops) op.run(); });
     this.selectChannels = db.prepare('SELECT * FROM channels WHERE session_id IN (SELECT value FROM json_each(?)) ORDER BY session_id, seq');
   }
 
@@ -89,12 +90,14 @@ export class SqliteSessionStore implements SessionStore {
 
   put(rec: SessionRecord): Promise<void> {
     this.pendingPatches.delete(rec.session_id);
+    // Channel writes queued before this put run before it: later ones must not merge into them.
+    for (const key of this.pendingChannels.keys()) if (key.startsWith(`${rec.session_id}/`)) this.pendingChannels.delete(key);
     return this.enqueue(() => {
       const row: Row = {};
       for (const c of SESSION_COLUMNS) row[c] = toColumn(c, (rec as unknown as Row)[c]);
       this.insertSession.run(row);
       this.deleteChannels.run(rec.session_id);
-      for (const ch of rec.channels) this.writeChannel(rec.session_id, ch);
+      for (const ch of rec.channels) this.insertChannel.run(channelRow(rec.session_id, ch));
     });
   }
 
@@ -125,14 +128,16 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   putChannel(id: string, ch: ChannelRecord): Promise<void> {
-    return this.enqueue(() => this.writeChannel(id, ch));
-  }
-
-  private writeChannel(id: string, ch: ChannelRecord): void {
-    const row: Row = { session_id: id };
-    for (const c of CHANNEL_COLUMNS) if (c !== 'session_id') row[c] = toColumn(c, (ch as unknown as Row)[c]);
-    // A channel of a session that has no row (storage policy, or expired) is dropped, not an error.
-    if (this.sessionExists.get(id)) this.insertChannel.run(row);
+    const key = `${id}/${ch.seq}`;
+    const pending = this.pendingChannels.get(key);
+    if (pending) {
+      pending.row = channelRow(id, ch);
+      return pending.done;
+    }
+    const entry: { row: Row; done: Promise<void> } = { row: channelRow(id, ch), done: Promise.resolve() };
+    entry.done = this.enqueue(() => { this.insertChannel.run(entry.row); });
+    this.pendingChannels.set(key, entry);
+    return entry.done;
   }
 
   async get(id: string): Promise<SessionRecord | undefined> {
@@ -232,8 +237,9 @@ export class SqliteSessionStore implements SessionStore {
     if (batch.length === 0) return;
     this.queue = [];
     this.pendingPatches.clear();
+    this.pendingChannels.clear();
     try {
-      this.db.transaction(() => { for (const op of batch) op.run(); })();
+      this.runBatch(batch);
       for (const op of batch) op.done();
       return;
     } catch {
@@ -257,4 +263,10 @@ export class SqliteSessionStore implements SessionStore {
     }
     batch.forEach((op, i) => op.done(results[i]));
   }
+}
+
+function channelRow(id: string, ch: ChannelRecord): Row {
+  const row: Row = { session_id: id };
+  for (const c of CHANNEL_COLUMNS) if (c !== 'session_id') row[c] = toColumn(c, (ch as unknown as Row)[c]);
+  return row;
 }

@@ -20,6 +20,19 @@ function knownHostsFor(src: string, fromPort: number, toPort: number, dir: strin
   return file;
 }
 
+/** Sends a PROXY v1 header naming `client`, then an SSH identification line; resolves with the first bytes Gatehouse
+ * sends back ('' when it closes without any) and hangs up, as a client that never logs in. */
+function identifyAs(port: number, client: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ port, host: '127.0.0.1', localAddress: '127.0.0.1' });
+    s.setTimeout(20_000, () => s.destroy(new Error('no answer and no close')));
+    s.on('connect', () => s.write(`PROXY TCP4 ${client} 127.0.0.1 40000 22\r\nSSH-2.0-OpenSSH_9.2\r\n`));
+    s.on('data', (d: Buffer) => { resolve(d.toString('latin1')); s.destroy(); });
+    s.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' ? resolve('') : reject(e)));
+    s.on('close', () => resolve(''));
+  });
+}
+
 /** Connects from `localAddress`, writes `data`, and returns what came back before the connection closed. */
 function probe(port: number, localAddress: string, data: string | Buffer | undefined): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -40,7 +53,12 @@ describe('PROXY protocol behind HAProxy', () => {
 
   before(async () => {
     scenario = await startScenario([{ alias: 'tgt', plugin: { expect: { token: SECRET } } }], {
-      extra: { listen: [{ address: '127.0.0.1:0', proxy_protocol: { trusted: ['127.0.0.1'], header_timeout: 1.5 } }] },
+      extra: {
+        listen: [{ address: '127.0.0.1:0', proxy_protocol: { trusted: ['127.0.0.1'], header_timeout: 1.5 } }],
+        // One connection that leaves without logging in makes its source's penalty active (min is 15 s); the
+        // load balancer's own address is exempt, as the helper's default is.
+        penalties: { exempt: ['127.0.0.1'], noauth: 20 },
+      },
     });
     haproxy = await startHaproxy([{ proxy: 'v2', backends: [scenario.gh.port] }, { proxy: 'v1', backends: [scenario.gh.port] }]);
   });
@@ -106,5 +124,18 @@ describe('PROXY protocol behind HAProxy', () => {
     assert.equal(got, '');
     assert.ok(ms >= 1_400 && ms < 15_000, `closed after ${ms} ms`);
     assert.ok(gh.logs.some((l) => l.event === 'proxy.refused' && /within 1500 ms/.test(String(l['reason']))));
+  });
+
+  test('admission and penalties judge the real client from the PROXY header, not the load balancer', async () => {
+    const { gh } = scenario;
+    const before = gh.logs.length;
+    assert.match(await identifyAs(gh.port, '198.51.100.7'), /^SSH-2\.0-/);
+    await gh.waitFor('the penalty of the real client', () => gh.logs.slice(before).some((l) => l.event === 'penalty.active' && l['ip'] === '198.51.100.7'));
+    // The same client again, through the same load balancer: refused at admission, before any SSH byte.
+    assert.equal(await identifyAs(gh.port, '198.51.100.7'), '');
+    await gh.waitFor('the drop to be logged', () => gh.logs.slice(before).some((l) => l.event === 'connection.dropped' && l['rule'] === 'penalty' && l['ip'] === '198.51.100.7'));
+    // Another client behind the same load balancer is not penalised with it.
+    assert.match(await identifyAs(gh.port, '198.51.100.8'), /^SSH-2\.0-/);
+    assert.ok(!gh.logs.slice(before).some((l) => l.event === 'connection.dropped' && l['ip'] !== '198.51.100.7'));
   });
 });

@@ -70,6 +70,25 @@ export function sessionStoreContract(name: string, factory: StoreFactory): void 
     assert.equal(await store.get('unknown'), undefined);
   }));
 
+  test(`${name}: writes not awaited one by one keep their order: the last state of a channel wins, a put replaces what came before`, () => withStore(factory, async (store) => {
+    const ch = record('b').channels[0]!;
+    const writes = [
+      store.put(record('b', { ended_at: null, end_reason: null, channels: [] })),
+      store.putChannel('b', { ...ch, closed_at: null, exit_status: null }),
+      store.putChannel('b', { ...ch, closed_at: null, exit_status: 7 }),
+      store.putChannel('b', { ...ch, seq: 2, type: 'direct-tcpip' }),
+      // The whole record again, with one channel: channel 2 goes, and channel 1 is what this put says ...
+      store.put(record('b', { ended_at: null, end_reason: null, channels: [{ ...ch, exit_status: 1 }] })),
+      // ... until a later write changes it.
+      store.putChannel('b', { ...ch, exit_status: 3 }),
+      store.putChannel('unknown', ch),
+    ];
+    await Promise.all(writes);
+    const got = await store.get('b');
+    assert.deepEqual(got?.channels.map((c) => [c.seq, c.exit_status]), [[1, 3]]);
+    assert.equal(await store.get('unknown'), undefined);
+  }));
+
   test(`${name}: history queries filter by user, target, policy, time and reason, newest first`, () => withStore(factory, async (store) => {
     await Promise.all([
       store.put(record('a', { connected_at: iso(T0) })),
