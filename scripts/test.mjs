@@ -13,9 +13,12 @@ const missing = () => [
   ...(existsSync('/usr/sbin/sshd') ? [] : ['openssh-server']),
   // sshd needs xauth to offer X11 forwarding (the X11 tests).
   ...(existsSync('/usr/bin/xauth') ? [] : ['xauth']),
-  // Clients other than OpenSSH's (the interop tests): Dropbear's dbclient and paramiko.
+  // Clients other than OpenSSH's (the interop tests): Dropbear's dbclient, paramiko, PuTTY's plink, pscp and
+  // psftp, and asyncssh.
   ...(onPath('dbclient') ? [] : ['dropbear-bin']),
   ...(existsSync('/usr/lib/python3/dist-packages/paramiko') ? [] : ['python3-paramiko']),
+  ...(['plink', 'pscp', 'psftp'].every(onPath) ? [] : ['putty-tools']),
+  ...(existsSync('/usr/lib/python3/dist-packages/asyncssh') ? [] : ['python3-asyncssh']),
   // The SPS Plugin SDK tests: the Python environment SPS gives plugins, pyrad, and the real OpenLDAP and
   // FreeRADIUS servers they start on loopback (the packages' own services are stopped below).
   ...[['requests', 'python3-requests'], ['urllib3', 'python3-urllib3'], ['yaml', 'python3-yaml'], ['OpenSSL', 'python3-openssl'],

@@ -8,6 +8,7 @@ import type { SessionRegistry } from '../session/registry.js';
 import { Session } from '../session/session.js';
 import type { ConnectionDb } from '../store/connection-db.js';
 import { defaultInboundCiphers } from '../ssh2x/algorithms.js';
+import { offerFor, watchClientOffer } from '../ssh2x/client-offer.js';
 import { onAliveTimeout } from '../ssh2x/connection-end.js';
 import { connectionInternalsPresent } from '../ssh2x/internals.js';
 import { disconnectWith, NO_MORE_AUTH_METHODS, socketOf, tuneConnection } from '../ssh2x/protocol-extras.js';
@@ -110,12 +111,16 @@ export class SshServer {
     const { registry, db, log } = this.deps;
     const rt = this.deps.runtime();
     const cfg = rt.config;
+    // Before any packet is handled: the client's algorithm offer, for the log line of a failed negotiation.
+    const offer = watchClientOffer(conn);
     // First thing: ssh2 emits 'error' for bad packets and resets, and an unhandled one would end the process.
     conn.on('error', (err: Error & { level?: string }) => {
       // A failed key exchange (no common cipher, a bad packet) is what an administrator looks for when a client
-      // cannot connect; other client errors (resets) are routine.
+      // cannot connect (logged with what the client offered, as OpenSSH's sshd does); other client errors
+      // (resets) are routine.
       if (err.level === 'handshake') {
-        log.info({ event: 'client.handshake_failed', ip: info.ip, port: info.port, client: info.header.versions.software, reason: err.message }, 'SSH handshake failed');
+        const clientOffer = offerFor(err.message, offer());
+        log.info({ event: 'client.handshake_failed', ip: info.ip, port: info.port, client: info.header.versions.software, reason: err.message, ...(clientOffer !== undefined ? { clientOffer } : {}) }, 'SSH handshake failed');
       } else {
         log.debug({ event: 'client.error', ip: info.ip, err: err.message }, 'client connection error');
       }
@@ -124,7 +129,7 @@ export class SshServer {
       this.internalsChecked = true;
       if (!connectionInternalsPresent(conn)) {
         log.error({ event: 'ssh2.internals_missing', code: 'SSH2_INTERNALS_CHANGED' },
-          'this ssh2 connection lacks the private fields Gatehouse uses: banners, disconnect messages, agent forwarding and repeated service requests will not work; install the ssh2 version package.json pins');
+          'this ssh2 connection lacks the private fields Gatehouse uses: banners, disconnect messages, agent forwarding, repeated service requests and how clients left will not work; install the ssh2 version package.json pins');
       }
     }
     const peer = patchConnection(conn);
@@ -165,9 +170,9 @@ export class SshServer {
     conn.on('authentication', (ctx) => auth.handle(ctx));
     conn.once('close', () => {
       if (s.phase === 'login') this.penalties.record(info.ip, 'noauth');
-      // A logout is a client that said goodbye (OpenSSH's does on every normal exit); one that just went
-      // (killed, network lost) is client_gone.
-      void s.close(s.phase === 'active' && peer.saidGoodbye() ? 'logout' : 'client_gone');
+      // A logout is a client that said goodbye (OpenSSH's does on every normal exit) or, as PuTTY does, closed
+      // the connection once its channels were closed; one that just went (killed, network lost) is client_gone.
+      void s.close(s.phase === 'active' && peer.leftNormally() ? 'logout' : 'client_gone');
     });
   }
 }

@@ -55,12 +55,15 @@ export interface ConnectionInternals {
   _protocol?: {
     _packetRW?: { write: PacketWriter };
     _kex?: { _keys?: unknown };
+    /** Until the first key exchange ends, the reader of cleartext packets (client-offer.ts wraps its handler). */
+    _decipher?: { _onPayload?: (payload: Uint8Array) => unknown };
     openssh_authAgent?(localChannel: number, window: number, packetSize: number): void;
-    /** The server connection's handlers of incoming messages, by name (ssh2-patches.ts wraps two). */
+    /** The server connection's handlers of incoming messages, by name (ssh2-patches.ts wraps three). */
     _handlers?: Record<string, MessageHandler | undefined>;
     serviceAccept?(name: string): void;
   };
-  _chanMgr?: { add(pending: ChannelOpened<never> & { type: string }): number };
+  /** `_count`: channels ssh2 holds open (or opening) on this connection (ssh2-patches.ts reads it at close). */
+  _chanMgr?: { add(pending: ChannelOpened<never> & { type: string }): number; _count?: number };
   _sock?: Socket;
   authenticated?: boolean;
 }
@@ -131,6 +134,7 @@ export function checkSsh2Internals(): void {
 export function connectionInternalsPresent(conn: object): boolean {
   const c = connectionInternals(conn);
   const w = c._protocol?._packetRW?.write;
-  return Boolean(c._sock && c._chanMgr && w && typeof w.allocStart === 'number' && typeof w.allocStartKEX === 'number' &&
-    typeof c._protocol?._handlers?.['SERVICE_REQUEST'] === 'function' && typeof c._protocol._handlers['DISCONNECT'] === 'function');
+  return Boolean(c._sock && c._chanMgr && typeof c._chanMgr._count === 'number' && w && typeof w.allocStart === 'number' && typeof w.allocStartKEX === 'number' &&
+    typeof c._protocol?._handlers?.['SERVICE_REQUEST'] === 'function' && typeof c._protocol._handlers['DISCONNECT'] === 'function' &&
+    typeof c._protocol._handlers['CHANNEL_OPEN'] === 'function' && typeof c._protocol._decipher?._onPayload === 'function');
 }

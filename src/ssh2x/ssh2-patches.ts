@@ -8,23 +8,43 @@ import { connectionInternals, type MessageHandler } from './internals.js';
 // 1. A repeated "ssh-userauth" service request is accepted, as OpenSSH's sshd does (RFC 4253 §10 does not
 //    limit it to one). ssh2 disconnects instead, which breaks paramiko: it asks for the service again before
 //    every authentication attempt (a key, then the password; or a second password).
-// 2. Whether the client said goodbye (SSH_MSG_DISCONNECT) before its connection closed: OpenSSH's client does
-//    on every normal exit, so a connection that closes without it is a client that vanished (killed, or its
-//    network gone), recorded as `client_gone` rather than `logout`.
+// 2. How the client left, for the session record (logout or client_gone). OpenSSH's client says goodbye
+//    (SSH_MSG_DISCONNECT) on every normal exit; PuTTY (plink, pscp, psftp) does not: once its last channel is
+//    closed it just closes the TCP connection, which sshd also takes as a normal end ("Connection closed").
+//    So a client left normally when it said goodbye, or when it closed the connection cleanly (no socket
+//    error) after opening channels and with none of them still open. One that goes with a channel open
+//    (killed, or its network gone) vanished.
 
 type Handler = (proto: { serviceAccept(name: string): void }, ...args: unknown[]) => void;
 
+export interface PeerEnd {
+  /** Whether the client sent SSH_MSG_DISCONNECT. */
+  readonly saidGoodbye: () => boolean;
+  /** Whether the client left normally; ask it when the connection has closed (before ssh2 drops its channels). */
+  readonly leftNormally: () => boolean;
+}
+
 /**
  * Applies both patches to one server connection; call it from the server's 'connection' event (before the key
- * exchange, so before any service request). `saidGoodbye()` tells whether the client sent SSH_MSG_DISCONNECT.
+ * exchange, so before any service request).
  */
-export function patchConnection(conn: Connection): { readonly saidGoodbye: () => boolean } {
+export function patchConnection(conn: Connection): PeerEnd {
   const c = connectionInternals(conn);
   const table = c._protocol?._handlers;
   let goodbye = false;
+  let opened = false;
+  let broken = false;
+  // ssh2 tags errors of the TCP connection itself (a reset, a timeout) with level 'socket'.
+  conn.on('error', (err: Error & { level?: string }) => { if (err.level === 'socket') broken = true; });
+  const end: PeerEnd = {
+    saidGoodbye: () => goodbye,
+    // ssh2 emits 'close' before it drops its open channels, so the count still holds what the client left open.
+    leftNormally: () => goodbye || (opened && !broken && c._chanMgr?._count === 0),
+  };
   const service = table?.['SERVICE_REQUEST'] as Handler | undefined;
   const disconnect = table?.['DISCONNECT'] as Handler | undefined;
-  if (!table || !service || !disconnect) return { saidGoodbye: () => goodbye };
+  const channelOpen = table?.['CHANNEL_OPEN'] as Handler | undefined;
+  if (!table || !service || !disconnect || !channelOpen) return end;
   let accepted = false;
   const onService: Handler = (proto, name) => {
     if (accepted && name === 'ssh-userauth' && !c.authenticated) return proto.serviceAccept(name);
@@ -35,7 +55,12 @@ export function patchConnection(conn: Connection): { readonly saidGoodbye: () =>
     goodbye = true;
     disconnect(proto, ...args);
   };
+  const onChannelOpen: Handler = (proto, ...args) => {
+    opened = true;
+    channelOpen(proto, ...args);
+  };
   table['SERVICE_REQUEST'] = onService as MessageHandler;
   table['DISCONNECT'] = onDisconnect as MessageHandler;
-  return { saidGoodbye: () => goodbye };
+  table['CHANNEL_OPEN'] = onChannelOpen as MessageHandler;
+  return end;
 }

@@ -74,10 +74,13 @@ describe('interoperability with the default configuration', () => {
   });
 
   test("Dropbear's dbclient logs in (AES-CTR or chacha20 offered after AES-GCM)", async () => {
+    const n = gh.logs.length;
     const r = await run('dbclient', ['-y', '-y', '-p', String(gh.port), '-l', `${sshd.user}@tgt`, '127.0.0.1', 'echo dropbear-in'],
       { HOME: home, DROPBEAR_PASSWORD: SECRET });
     assert.equal(r.stdout, 'dropbear-in\n', r.stderr);
     assert.ok(!gh.logs.some((l) => l.event === 'client.handshake_failed'));
+    await gh.waitFor('the session closed', () => gh.logs.slice(n).some((l) => l.event === 'session.closed'), 30_000);
+    assert.equal(gh.logs.slice(n).find((l) => l.event === 'session.closed')!.reason, 'logout');
   });
 
   for (const mode of ['default', 'second-attempt'] as const) {
@@ -94,6 +97,7 @@ describe('interoperability with the default configuration', () => {
     const line = gh.logs.find((l) => l.event === 'client.handshake_failed')!;
     assert.equal(line.level, 'info');
     assert.match(String(line.reason), /cipher/);
+    assert.equal(line.clientOffer, '3des-cbc'); // what the client offered, as OpenSSH's sshd logs it
   });
 
   test('a target that dies mid-session: the user reads "The server NAME closed the connection."', async () => {
