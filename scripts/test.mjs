@@ -58,17 +58,27 @@ if (!require('ssh2/lib/protocol/crypto.js').bindingAvailable) {
 
 // The default run: unit and end-to-end tests. `--smoke` runs the smoke tests of tools (the benchmark) instead.
 const smoke = process.argv.includes('--smoke');
-const files = [];
-for (const sub of smoke ? ['smoke'] : ['unit', 'e2e']) {
-  const d = join(root, 'build', 'test', sub);
-  if (existsSync(d)) files.push(...readdirSync(d).filter((f) => f.endsWith('.test.js')).sort().map((f) => join(d, f)));
-}
 const only = process.argv.slice(2).filter((a) => a !== '--smoke');
-const selected = only.length > 0 ? files.filter((f) => only.some((o) => f.includes(o))) : files;
-// One test file at a time: the end-to-end files each start sshd, Gatehouse and OpenSSH clients, and on a
+const filesOf = (sub) => {
+  const d = join(root, 'build', 'test', sub);
+  const all = existsSync(d) ? readdirSync(d).filter((f) => f.endsWith('.test.js')).sort().map((f) => join(d, f)) : [];
+  return only.length > 0 ? all.filter((f) => only.some((o) => f.includes(o))) : all;
+};
+// Unit files two at a time: they start no sshd and mostly wait (servers starting, timers), so pairs halve
+// their wall time. End-to-end files one at a time: each starts sshd, Gatehouse and OpenSSH clients, and on a
 // two-core machine running them side by side makes their timing checks flaky for no gain in wall time.
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=300000',
-  '--test-reporter=tap', '--test-reporter-destination=stdout',
-  `--test-reporter=${join(root, 'scripts', 'failure-summary.mjs')}`, '--test-reporter-destination=stderr',
-  ...selected], { stdio: 'inherit', cwd: root });
-process.exit(r.status ?? 1);
+const batches = smoke ? [[filesOf('smoke'), 1]] : [[filesOf('unit'), 2], [filesOf('e2e'), 1]];
+if (batches.every(([files]) => files.length === 0)) {
+  console.error(`no compiled test file matches ${only.join(' ') || '(any)'}: run npm run build:test first?`);
+  process.exit(1);
+}
+let status = 0;
+for (const [selected, concurrency] of batches) {
+  if (selected.length === 0) continue;
+  const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-timeout=300000',
+    '--test-reporter=tap', '--test-reporter-destination=stdout',
+    `--test-reporter=${join(root, 'scripts', 'failure-summary.mjs')}`, '--test-reporter-destination=stderr',
+    ...selected], { stdio: 'inherit', cwd: root });
+  status ||= r.status ?? 1;
+}
+process.exit(status);
