@@ -37,17 +37,23 @@ test('npm run bench (quick subset) measures the three routes and writes its JSON
   }
 });
 
-test('npm run bench (quick, workers) compares workers: 2 with workers: 1 and writes both figures', () => {
+test('npm run bench (quick, workers and store) compares workers: 2 with workers: 1 and storage persistent with none', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gh-bench-test-'));
   try {
     const out = join(dir, 'bench.json');
-    const r = spawnSync(process.execPath, [join(ROOT, 'build', 'bench', 'run.js'), '--quick', '--rounds', '1', '--only', 'workers', '--json', out], {
-      encoding: 'utf8', timeout: 240_000,
+    const r = spawnSync(process.execPath, [join(ROOT, 'build', 'bench', 'run.js'), '--quick', '--rounds', '1', '--only', 'workers,store', '--json', out], {
+      encoding: 'utf8', timeout: 300_000,
     });
     assert.equal(r.status, 0, r.stderr);
     const json = JSON.parse(readFileSync(out, 'utf8')) as {
       workers: { loginsPerSecond: { one: number; two: number }; bulkMBps: { one: number; two: number; transfers: number } };
+      store: { latencyMs: { persistent: number; none: number }; loginsPerSecond: { persistent: number; none: number } };
+      targets: { what: string; met?: boolean }[];
     };
+    const st = json.store;
+    assert.ok(st.latencyMs.persistent > 0 && st.latencyMs.none > 0 && st.loginsPerSecond.persistent > 0 && st.loginsPerSecond.none > 0, JSON.stringify(st));
+    assert.equal(typeof json.targets.find((t) => t.what.startsWith('connection database'))?.met, 'boolean');
+    assert.match(r.stdout, /connection database: storage none -> persistent/);
     const { loginsPerSecond: l, bulkMBps: b } = json.workers;
     assert.ok(l.one > 0 && l.two > 0 && b.one > 0 && b.two > 0, JSON.stringify(json.workers));
     assert.equal(b.transfers, 4);
@@ -65,5 +71,5 @@ test('npm run bench -- --help prints its usage; an unknown scenario is refused b
   assert.match(help.stdout, /--only LIST/);
   const bad = run('--only', 'bulk,nope');
   assert.equal(bad.status, 2);
-  assert.match(bad.stderr, /--only takes bulk,files,logins,hooks,idle,workers, not "nope"/);
+  assert.match(bad.stderr, /--only takes bulk,files,logins,store,hooks,idle,workers, not "nope"/);
 });
