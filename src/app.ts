@@ -139,7 +139,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
         // host's old places, as it does crash recovery).
         ledger = await PgAdmissions.open(config.database.url, config.database.instance);
         if (!opts.worker) await ledger.forgetOwn();
-        registry.share(pgLedger(ledger), opts.cluster?.endElsewhere ?? (async (end) => hosts?.control.terminate(end.session_id)));
+        registry.share(pgLedger(ledger), opts.cluster?.endElsewhere ?? (async (end) => hosts?.control.endForLimit(end)));
       } else if (opts.cluster) {
         registry.share(opts.cluster.ledger, opts.cluster.endElsewhere);
       }

@@ -1,8 +1,5 @@
 import type { Logger } from 'pino';
 import { BastionError } from '../core/errors.js';
-import type { SessionRegistry } from '../session/registry.js';
-import { endedForLimit } from '../session/session-limits.js';
-import type { Session } from '../session/session.js';
 import { MemoryLedger, type EndRequest, type LimitLedger, type SharedDecision } from '../session/shared-limits.js';
 import type { FromWorker, ToWorker, WireDecision } from './cluster-messages.js';
 
@@ -86,16 +83,6 @@ export function workerLimits(send: (m: FromWorker) => boolean, log: Logger, admi
   };
 }
 
-/** In a worker: ends a session of its own that another worker's login pushed out (its user reads why). */
-export function endHere(registry: SessionRegistry, end: EndRequest, log: Logger): Session | undefined {
-  const s = registry.list().find((x) => x.id === end.session_id);
-  if (!s || s.closed) return undefined;
-  log.warn({ event: 'session.limit', sid: s.id, rule: end.rule, limit: end.limit, user: end.user.label, action: 'ended_for_other_worker' },
-    'session ended to make room for a newer session of its user');
-  void s.close('session_limit', endedForLimit(end.user, end.rule, end.limit));
-  return s;
-}
-
 export interface PrimaryLimits {
   /** Handles a worker's admit, release or end; false for any other message. */
   handle(from: { readonly pid: number; send(m: ToWorker): void }, m: FromWorker): boolean;
@@ -110,14 +97,14 @@ export interface PrimaryLimits {
 export function primaryLimits(deps: {
   readonly log: Logger;
   readonly endOnWorkers: (end: EndRequest) => Promise<boolean>;
-  readonly endOnHosts: () => ((sessionId: string) => Promise<unknown>) | undefined;
+  readonly endOnHosts: () => ((end: EndRequest) => Promise<unknown>) | undefined;
 }): PrimaryLimits {
   const ledger = new MemoryLedger();
   const owner = (pid: number): string => `worker:${pid}`;
   const endAnywhere = async (end: EndRequest): Promise<boolean> => {
     if (await deps.endOnWorkers(end)) return true;
     const hosts = deps.endOnHosts();
-    return hosts ? (await hosts(end.session_id)) !== undefined : false;
+    return hosts ? (await hosts(end)) !== undefined : false;
   };
   return {
     handle(from, m) {

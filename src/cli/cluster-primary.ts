@@ -90,7 +90,7 @@ export async function runPrimary(config: Config, configText: string, log: Logger
   const limits = primaryLimits({
     log,
     endOnWorkers: async (end) => (await Promise.all(live().map((w) => ask(w, { t: 'end', id: nextId++, end })))).some((r) => (r?.sessions ?? []).length > 0),
-    endOnHosts: () => (hosts ? (id) => hosts.control.terminate(id) : undefined),
+    endOnHosts: () => (hosts ? (end) => hosts.control.endForLimit(end) : undefined),
   });
 
   const fork = (): WorkerState => {
@@ -142,6 +142,10 @@ export async function runPrimary(config: Config, configText: string, log: Logger
     },
     async terminate(sessionId) {
       const replies = await Promise.all(live().map((w) => ask(w, { t: 'terminate', id: nextId++, session_id: sessionId })));
+      return replies.flatMap((r) => r?.sessions ?? [])[0];
+    },
+    async endForLimit(end) {
+      const replies = await Promise.all(live().map((w) => ask(w, { t: 'end', id: nextId++, end })));
       return replies.flatMap((r) => r?.sessions ?? [])[0];
     },
     async endByIdentity(logout) {

@@ -3,7 +3,7 @@ import { createApp, type App } from '../app.js';
 import type { Config } from '../config/config.js';
 import { summary } from '../control/control-server.js';
 import { parseIdentityLogout } from '../session/identity-logout.js';
-import { endHere, workerLimits } from './cluster-ledger.js';
+import { workerLimits } from './cluster-ledger.js';
 import { isToWorker, type FromWorker, type ToWorker } from './cluster-messages.js';
 import { workerPenalties } from './cluster-penalties.js';
 
@@ -56,8 +56,8 @@ export async function runWorker(config: Config, rootLog: Logger): Promise<Worker
         const s = await app.sessions.terminate(m.session_id);
         send({ t: 'reply', id: m.id, sessions: s ? [s] : [] });
       } else if (m.t === 'end') {
-        const s = endHere(app.registry, m.end, log);
-        send({ t: 'reply', id: m.id, sessions: s ? [summary(s, Date.now())] : [] });
+        const s = await app.sessions.endForLimit(m.end);
+        send({ t: 'reply', id: m.id, sessions: s ? [s] : [] });
       } else if (m.t === 'identity_logout') {
         const logout = parseIdentityLogout(m.logout);
         send({ t: 'reply', id: m.id, ended_ids: logout ? await app.sessions.endByIdentity(logout) : [] });

@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import type { IdentityEnder } from '../session/identity-logout.js';
+import type { EndRequest } from '../session/shared-limits.js';
 
 // What travels over the control socket: one JSON line each way, with snake_case names as in the
 // connection database.
@@ -51,6 +52,11 @@ export interface SessionControl extends IdentityEnder {
   list(): Promise<SessionSummary[]>;
   /** Ends the session; undefined when no live session has that id. */
   terminate(sessionId: string): Promise<SessionSummary | undefined>;
+  /**
+   * Ends the session to make room under a per-user limit (on_limit: end_oldest), wherever it runs; its user
+   * reads the limit's message. Undefined when no live session has that id.
+   */
+  endForLimit(end: EndRequest): Promise<SessionSummary | undefined>;
 }
 
 export type ControlReply =

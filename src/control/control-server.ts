@@ -207,6 +207,10 @@ export function localSessionControl(registry: SessionRegistry, log: Logger): Ses
       return summary(s, Date.now());
     },
     endByIdentity: async (logout) => endSessionsByIdentity(registry, logout),
+    endForLimit: async (end) => {
+      const s = registry.endForLimit(end);
+      return s ? summary(s, Date.now()) : undefined;
+    },
   };
 }
 

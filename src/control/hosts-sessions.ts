@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { parseIdentityLogout, type IdentityLogout } from '../session/identity-logout.js';
 import { PgBus, type BusMessage } from '../store/pg-bus.js';
 import type { SessionControl, SessionSummary } from './control-protocol.js';
+import type { EndRequest } from '../session/shared-limits.js';
 
 // Several Gatehouse hosts sharing one PostgreSQL (database.url): the control socket of any of them lists the
 // live sessions of all of them and ends a session wherever it runs. The request goes to the other hosts over
@@ -41,6 +42,10 @@ export function hostsSessionControl(local: SessionControl, bus: () => PgBus, log
           log.warn({ event: 'control.terminate_remote', sid: s.session_id, from: m.from }, 'session terminated at the request of another Gatehouse host');
           await bus().reply(m, { session: mark(s) });
         }
+      } else if (m.t === 'limit_end') {
+        const end = parseEndRequest(m['end']);
+        const s = end ? await local.endForLimit(end) : undefined;
+        if (s) await bus().reply(m, { session: mark(s) });
       } else if (m.t === 'identity_logout') {
         const logout = parseIdentityLogout(m['logout']);
         if (!logout) return;
@@ -96,6 +101,13 @@ export function hostsSessionControl(local: SessionControl, bus: () => PgBus, log
       const answers = await bus().ask({ t: 'terminate', to: '*', session_id: sessionId }, ASK_MS, (all) => all.length > 0);
       return answers[0]?.['session'] as SessionSummary | undefined;
     },
+    async endForLimit(end) {
+      const s = await local.endForLimit(end);
+      if (s) return mark(s);
+      // Only the host that has it answers, as for terminate.
+      const answers = await bus().ask({ t: 'limit_end', to: '*', end }, ASK_MS, (all) => all.length > 0);
+      return answers[0]?.['session'] as SessionSummary | undefined;
+    },
   };
   return { control, onMessage };
 }
@@ -126,4 +138,13 @@ export function hostsLink(local: SessionControl, database: { readonly url: strin
       bus = undefined;
     },
   };
+}
+
+/** An end request from another host, acted on only when well formed (the bus is shared by every host). */
+export function parseEndRequest(v: unknown): EndRequest | undefined {
+  const e = v as Partial<EndRequest> | null;
+  if (typeof e !== 'object' || e === null || typeof e.session_id !== 'string' || typeof e.rule !== 'string' || typeof e.limit !== 'number') return undefined;
+  const u = e.user as Partial<EndRequest['user']> | undefined;
+  if (typeof u !== 'object' || u === null || typeof u.key !== 'string' || typeof u.label !== 'string') return undefined;
+  return { session_id: e.session_id, rule: e.rule, limit: e.limit, user: { key: u.key, label: u.label } };
 }

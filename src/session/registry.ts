@@ -18,6 +18,19 @@ export interface RegistryWatcher {
 }
 
 export class SessionRegistry {
+  /**
+   * Ends one of this process's sessions that a login elsewhere (another worker or host) pushed out under a
+   * per-user limit; its user reads why. Undefined when it does not run here (or has ended).
+   */
+  endForLimit(end: EndRequest): Session | undefined {
+    const s = this.list().find((x) => x.id === end.session_id);
+    if (!s || s.closed) return undefined;
+    s.log.warn({ event: 'session.limit', rule: end.rule, limit: end.limit, user: end.user.label, action: 'ended_for_newer' },
+      'session ended to make room for a newer session of its user in another Gatehouse process');
+    void s.close('session_limit', endedForLimit(end.user, end.rule, end.limit));
+    return s;
+  }
+
   private readonly sessions = new Set<Session>();
   private watcher: RegistryWatcher | undefined;
   private shared: { readonly ledger: LimitLedger; readonly endElsewhere: (end: EndRequest) => Promise<unknown> } | undefined;

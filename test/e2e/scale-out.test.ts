@@ -11,6 +11,7 @@ import { startHaproxy, type Haproxy } from '../helpers/haproxy.js';
 import { runSsh, sshArgs } from '../helpers/openssh.js';
 import { startPostgres, type Postgres } from '../helpers/postgres.js';
 import { scenarioHosts, scenarioPolicies, targetKnownHosts } from '../helpers/scenario.js';
+import { setSessions } from '../helpers/session-db.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
 
 // The documented deployment (docs/scale-out.md): two Gatehouse hosts behind HAProxy in TCP mode with
@@ -143,5 +144,32 @@ describe('two Gatehouse hosts behind HAProxy, one PostgreSQL', () => {
     assert.equal(history.code, 0, history.stderr);
     const ended = JSON.parse(history.stdout) as { instance: string; end_reason: string | null }[];
     assert.deepEqual(new Set(ended.filter((r) => r.end_reason).map((r) => r.instance)), new Set(['gh-a', 'gh-b']));
+  });
+
+  test('end_oldest across the hosts: a login on one host ends the same user\'s older session on the other, whose user reads why', async () => {
+    const [a, b] = gh as [Gatehouse, Gatehouse];
+    const [, toA, toB] = haproxy.ports as [number, number, number];
+    for (const g of gh) await setSessions(g, { max_sessions_per_user: 1, on_limit: 'end_oldest' });
+    const login = `token=${TOKEN}@${sshd.user}@tgt`;
+    const first = spawn('ssh', [...sshArgs({ port: toA, knownHosts, login }), '-b', '127.0.0.30', '127.0.0.1', 'sleep 300'],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DISPLAY: '' } });
+    clients.push(first);
+    let out = '';
+    first.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+    const exited = new Promise<number | null>((resolve) => first.once('exit', resolve));
+    await a.waitFor('the first session, on host A', () => a.app.registry.list().some((s) => s.client.ip === '127.0.0.30' && s.phase === 'active'), 60_000);
+    const older = a.app.registry.list().find((s) => s.client.ip === '127.0.0.30')!;
+    // The same user on host B is let in, and the session on host A makes room.
+    const newer = await runSsh({ port: toB, knownHosts, login, options: ['-b', '127.0.0.30'], command: 'echo newer', timeoutMs: 60_000 });
+    assert.equal(newer.code, 0, newer.stderr);
+    assert.match(newer.stdout, /newer/);
+    await a.waitFor('the older session on host A to end', () => a.logs.some((l) => l.sid === older.id && l.event === 'session.closed'), 30_000);
+    assert.notEqual(await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running'), 30_000))]), 'still running');
+    assert.ok(b.logs.some((l) => l.event === 'session.limit' && l['action'] === 'ended_oldest' && l['ended'] === older.id && l['instance'] === 'gh-a'),
+      'host B logs the rule it applied and the session it ended on host A');
+    assert.ok(a.logs.some((l) => l.sid === older.id && l.event === 'session.limit' && l['action'] === 'ended_for_newer'));
+    assert.ok(a.logs.some((l) => l.sid === older.id && l.event === 'session.closed' && l['reason'] === 'session_limit'));
+    // Its user reads the limit's reason, not an administrator's.
+    assert.match(out, /Session ended: .* opened a newer session, and at most 1 session may be open at once/);
   });
 });

@@ -122,7 +122,7 @@ async function endOldestInOtherWorker(h: Harness): Promise<void> {
   const ended = h.since(before, 'session.limit').find((l) => l['action'] === 'ended_oldest');
   assert.equal(ended?.['ended'], oldest.session_id);
   assert.equal(ended?.['worker'], newer.worker);
-  const there = h.since(before, 'session.limit').find((l) => l['action'] === 'ended_for_other_worker');
+  const there = h.since(before, 'session.limit').find((l) => l['action'] === 'ended_for_newer');
   assert.equal(there?.['worker'], oldest.worker);
   assert.equal(there?.sid, oldest.session_id);
   const after = (await h.sessions()).filter((s) => s.gateway_user === 'alice').map((s) => s.session_id);
