@@ -36,6 +36,17 @@ const SHARED_GLOBALS = [
 const sources = new Map<string, { text: string; cachedData?: Buffer; dynamic: boolean; format: ModuleFormat }>();
 const shared = new Map<string, Promise<Record<string, unknown>>>();
 let current: ((m: RunnerMessage) => void) | undefined;
+// Which call a failure belongs to, told by the realm it was made in: every call has its own V8 context, so a
+// promise or an error the plugin's code made carries that context's Promise.prototype or Error.prototype. A
+// failure that surfaces while a later call runs (a rejection nobody handled, a callback that throws) belongs
+// to the earlier call, and must not fail the later one, another user's login. (AsyncLocalStorage would also
+// follow host-made promises, but enabling its promise hooks cost every call about a tenth of its CPU.)
+const callOfRealm = new WeakMap<object, number>();
+const REALM_PROTOTYPES = new vm.Script('[Promise.prototype, Error.prototype]');
+let calls = 0;
+let currentCall = 0;
+/** A failure of an earlier call seen while another ran: this worker retires once that call has answered. */
+let lateFailure: string | undefined;
 
 function describeError(err: unknown): string {
   const e = err as { stack?: unknown; message?: unknown } | null;
@@ -45,12 +56,24 @@ function describeError(err: unknown): string {
 }
 
 // A failure outside the hook's own control flow (a callback that throws, a promise nobody awaits) fails the
-// call under way; between calls it retires this worker, so that the next call starts clean.
+// call that made it, if that call is still under way; otherwise it retires this worker (at once between calls,
+// after the running call's answer during one), so that the next call starts clean.
 for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
-  process.on(event, (err: unknown) => {
-    if (current) current({ type: 'error', code: 'PLUGIN_THREW', message: `uncaught: ${describeError(err)}` });
+  process.on(event, (err: unknown, promise?: unknown) => {
+    const origin = originOf(promise) ?? originOf(err);
+    if (current && (origin === undefined || origin === currentCall)) current({ type: 'error', code: 'PLUGIN_THREW', message: `uncaught: ${describeError(err)}` });
+    else if (current) lateFailure ??= describeError(err);
     else process.exit(1);
   });
+}
+
+/** The call whose realm made `v` (a promise or an error), by its prototype chain; undefined if none did. */
+function originOf(v: unknown): number | undefined {
+  for (let p = typeof v === 'object' && v !== null ? Object.getPrototypeOf(v) as object | null : null; p; p = Object.getPrototypeOf(p) as object | null) {
+    const call = callOfRealm.get(p);
+    if (call !== undefined) return call;
+  }
+  return undefined;
 }
 
 function source(path: string): { text: string; cachedData?: Buffer; dynamic: boolean; format: ModuleFormat } {
@@ -282,10 +305,17 @@ function call(c: RunnerCall): void {
     answered = true;
     current = undefined;
     s.end();
+    if (lateFailure !== undefined) {
+      // Logged with this call (the one it surfaced in); the runner ends this worker after the answer below.
+      post({ type: 'output', stream: 'stderr', line: `uncaught failure of an earlier call, after it had answered (this worker retires): ${lateFailure.split('\n')[0]}` });
+      post({ type: 'retire' });
+    }
     // The nonce stays in this closure: plugin code never sees it, so it cannot forge a result.
     post(m.type === 'result' || m.type === 'error' ? { ...m, nonce: c.nonce } : m);
   };
   current = answer;
+  currentCall = ++calls;
+  for (const proto of REALM_PROTOTYPES.runInContext(s.context) as object[]) callOfRealm.set(proto, currentCall);
   void run(c, s).then(answer);
 }
 

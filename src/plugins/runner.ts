@@ -18,7 +18,9 @@ export type RunnerMessage =
   | { type: 'result'; json: string; nonce?: string }
   | { type: 'error'; code: 'PLUGIN_THREW' | 'PLUGIN_BAD_RESULT' | 'PLUGIN_HOOK_MISSING' | 'PLUGIN_MEMORY_LIMIT'; message: string; nonce?: string }
   /** A line the plugin printed, sent in order with the answer so that it is logged with the right call. */
-  | { type: 'output'; stream: 'stdout' | 'stderr'; line: string };
+  | { type: 'output'; stream: 'stdout' | 'stderr'; line: string }
+  /** Sent before an answer: this runner must take no further call (an earlier call failed after answering). */
+  | { type: 'retire' };
 
 export interface RunnerCall {
   readonly hook: string;
@@ -92,6 +94,8 @@ export class Runner {
   private call: CallContext | undefined;
   private settle: ((m: Answer) => void) | undefined;
   private nonce: string | undefined;
+  /** The runner asked to take no further call. */
+  private retiring = false;
   /** What the call under way has printed so far. */
   private printed = { bytes: 0, lines: 0, dropped: 0 };
 
@@ -119,6 +123,7 @@ export class Runner {
           this.printedLine(m.line, m.stream);
         }
         else if (m.type === 'ready') loaded({ hooks: m.hooks });
+        else if (m.type === 'retire') this.retiring = true;
         else if (m.type === 'load_error') loaded({ error: m.message });
         // Only a result needs the nonce: a forged error could only deny, which the plugin can do anyway.
         else if (m.type === 'result' && (m.nonce !== this.nonce || this.nonce === undefined)) {
@@ -168,7 +173,7 @@ export class Runner {
       this.transport.send({ ...call, nonce: this.nonce });
       const a = await answer;
       // Only a runner that answered in time may take another call.
-      keep = this.reusable && (a.type === 'result' || a.type === 'error');
+      keep = this.reusable && (a.type === 'result' || a.type === 'error') && !this.retiring;
       return outcome(a, ms(), timeoutMs);
     } finally {
       unwatch?.();
@@ -231,6 +236,7 @@ function outcome(m: Answer, ms: number, timeoutMs: number): HookOutcome {
       return { ok: false, code: 'PLUGIN_CRASHED', message: m.message, ms };
     case 'ready':
     case 'output':
+    case 'retire':
       return { ok: false, code: 'PLUGIN_CRASHED', message: 'plugin runner sent an unexpected message', ms };
   }
 }

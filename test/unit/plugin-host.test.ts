@@ -62,6 +62,25 @@ export class Plugin {
   session_ended() { return undefined; }
 }`,
     });
+    // A call that leaves a promise nobody handles, rejected while a later call (another login) is under way.
+    plugin('latefail', {
+      MANIFEST: MANIFEST('latefail'), 'package.json': ESM,
+      'main.js': `import os from 'node:os';
+export class Plugin {
+  async authenticate({ session_id }) {
+    if (session_id === 'arm') {
+      new Promise((_, reject) => { os.ghLateReject = reject; }).then(() => undefined);
+      return { verdict: 'ACCEPT' };
+    }
+    if (session_id === 'victim') {
+      os.ghLateReject(new Error('late failure of the arming call'));
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return { verdict: 'ACCEPT', session_id, armed: typeof os.ghLateReject === 'function' };
+  }
+}
+`,
+    });
     plugin('stateful', {
       MANIFEST: MANIFEST('stateful'), 'package.json': ESM,
       'dyn.js': 'export const loaded = Math.random();\n',
@@ -196,6 +215,19 @@ class Plugin(object):
       const next = await p.call('authenticate', '', { session_id: `after-${i}` }, `after-${i}`, 5000);
       assert.ok(next.ok, next.ok ? '' : next.message);
     }
+  });
+
+  test('a failure of an earlier call that surfaces during a later one fails neither; the worker retires after the later call', async () => {
+    const p = await host.load('latefail', 'aa');
+    assert.ok((await p.call('authenticate', '', { session_id: 'arm' }, 'arm', 5000)).ok);
+    // Same worker (one warm, reused): the rejection of the arming call's promise happens inside this call.
+    const victim = await p.call('authenticate', '', { session_id: 'victim' }, 'victim', 5000);
+    assert.ok(victim.ok, victim.ok ? '' : `${victim.code}: ${victim.message}`);
+    assert.ok(lines.some((l) => l['event'] === 'plugin.output' && /uncaught failure of an earlier call.*late failure of the arming call/.test(String(l['msg']))),
+      'the late failure is logged');
+    // The next call runs on a fresh worker: the shared module state the arming call left is gone with it.
+    const next = await p.call('authenticate', '', { session_id: 'next' }, 'next', 5000);
+    assert.ok(next.ok && (next.value as { armed: boolean }).armed === false, JSON.stringify(next));
   });
 
   test('what a plugin prints is logged line by line with the session id', async () => {
