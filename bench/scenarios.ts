@@ -64,16 +64,21 @@ export function login(env: BenchEnv, route: Route, extra: readonly string[]): Pr
 }
 
 /** Logins completed per second by `parallel` clients looping `ssh host true` for `seconds`. */
-export async function loginRate(env: BenchEnv, route: Route, parallel: number, seconds: number, extra: readonly string[]): Promise<number> {
+export function loginRate(env: BenchEnv, route: Route, parallel: number, seconds: number, extra: readonly string[]): Promise<number> {
+  return runsPerSecond(ssh(env, route, 'true', extra), parallel, seconds);
+}
+
+/** How many times per second `parallel` loops running `cmdline` to its end complete it, for `seconds`. */
+export async function runsPerSecond(cmdline: string, parallel: number, seconds: number): Promise<number> {
   const deadline = performance.now() + seconds * 1000;
   let done = 0;
-  const worker = async (): Promise<void> => {
+  const loop = async (): Promise<void> => {
     while (performance.now() < deadline) {
-      await run(ssh(env, route, 'true', extra));
+      await run(cmdline);
       done++;
     }
   };
   const started = performance.now();
-  await Promise.all(Array.from({ length: parallel }, worker));
+  await Promise.all(Array.from({ length: parallel }, loop));
   return done / ((performance.now() - started) / 1000);
 }

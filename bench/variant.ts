@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
 import { freePort } from '../test/helpers/sshd.js';
 import type { BenchEnv } from './env.js';
-import { run } from './scenarios.js';
+import { run, runsPerSecond } from './scenarios.js';
 
 // A second Gatehouse beside the benchmark's own: the same configuration with some keys changed, on its own
 // port, state folder and log, so that a scenario can measure the two interleaved on the same machine and
@@ -61,18 +61,8 @@ export function sshTo(env: BenchEnv, port: number, command: string, extra: reado
 }
 
 /** Logins per second through the Gatehouse at `port`, `parallel` clients for `seconds`. */
-export async function loginRateAt(env: BenchEnv, port: number, parallel: number, seconds: number, extra: readonly string[]): Promise<number> {
-  const deadline = performance.now() + seconds * 1000;
-  let done = 0;
-  const client = async (): Promise<void> => {
-    while (performance.now() < deadline) {
-      await run(sshTo(env, port, 'true', extra));
-      done++;
-    }
-  };
-  const started = performance.now();
-  await Promise.all(Array.from({ length: parallel }, client));
-  return done / ((performance.now() - started) / 1000);
+export function loginRateAt(env: BenchEnv, port: number, parallel: number, seconds: number, extra: readonly string[]): Promise<number> {
+  return runsPerSecond(sshTo(env, port, 'true', extra), parallel, seconds);
 }
 
 /** Milliseconds of one login to command (`ssh host true`) through the Gatehouse at `port`. */

@@ -1,6 +1,5 @@
 import pg from 'pg';
-import { BastionError } from '../core/errors.js';
-import { redactUrl } from './pg-store.js';
+import { openSharedTable } from './pg-shared-table.js';
 
 // The sessions admitted under the session limits, shared by every Gatehouse host of one PostgreSQL, so that
 // max_sessions_per_user and max_sessions hold across hosts. Admission is a transaction under one advisory
@@ -25,38 +24,17 @@ export interface LedgerDecision {
 }
 
 const ADMISSION_LOCK = 0x6761_7466;
-const INT8_OID = 20;
 
 export class PgAdmissions {
   private constructor(private readonly pool: pg.Pool, readonly instance: string) {}
 
   static async open(url: string, instance: string): Promise<PgAdmissions> {
-    const pool = new pg.Pool({
-      connectionString: url, max: 2, connectionTimeoutMillis: 10_000, statement_timeout: 10_000,
-      types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser },
+    const pool = await openSharedTable(url, {
+      lock: ADMISSION_LOCK, purpose: 'the shared session limits',
+      ddl: `CREATE TABLE IF NOT EXISTS gatehouse_admissions (
+        session_id TEXT PRIMARY KEY, instance TEXT NOT NULL, user_key TEXT NOT NULL, user_label TEXT NOT NULL,
+        policy TEXT NOT NULL, started_at BIGINT NOT NULL)`,
     });
-    pool.on('error', () => undefined);
-    try {
-      // CREATE TABLE IF NOT EXISTS is not safe against itself: two hosts (or workers) starting at once can
-      // both find the table missing and one fails on the catalog's unique index. They take turns under the lock.
-      const c = await pool.connect();
-      try {
-        await c.query('BEGIN');
-        await c.query('SELECT pg_advisory_xact_lock($1)', [ADMISSION_LOCK]);
-        await c.query(`CREATE TABLE IF NOT EXISTS gatehouse_admissions (
-          session_id TEXT PRIMARY KEY, instance TEXT NOT NULL, user_key TEXT NOT NULL, user_label TEXT NOT NULL,
-          policy TEXT NOT NULL, started_at BIGINT NOT NULL)`);
-        await c.query('COMMIT');
-      } catch (err) {
-        await c.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        c.release();
-      }
-    } catch (err) {
-      await pool.end().catch(() => undefined);
-      throw new BastionError('STORE_UNAVAILABLE', `cannot use the shared session limits on ${redactUrl(url)}: ${(err as Error).message}`, { cause: err });
-    }
     return new PgAdmissions(pool, instance);
   }
 

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { BastionError } from '../core/errors.js';
+import { openSharedTable } from './pg-shared-table.js';
 import { redactUrl } from './pg-store.js';
 
 // The logout token ids (jti) every Gatehouse host sharing one PostgreSQL has acted on, so that a token replayed
@@ -15,27 +16,11 @@ export class PgLogoutReplay {
   private constructor(private readonly pool: pg.Pool, private readonly where: string) {}
 
   static async open(url: string): Promise<PgLogoutReplay> {
-    const pool = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: 10_000, statement_timeout: 10_000 });
-    pool.on('error', () => undefined);
-    try {
-      // Hosts starting together take turns: CREATE TABLE IF NOT EXISTS is not safe against itself.
-      const c = await pool.connect();
-      try {
-        await c.query('BEGIN');
-        await c.query('SELECT pg_advisory_xact_lock($1)', [TABLE_LOCK]);
-        await c.query(`CREATE TABLE IF NOT EXISTS gatehouse_logout_tokens (
-          issuer TEXT NOT NULL, jti TEXT NOT NULL, expires_at BIGINT NOT NULL, PRIMARY KEY (issuer, jti))`);
-        await c.query('COMMIT');
-      } catch (err) {
-        await c.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        c.release();
-      }
-    } catch (err) {
-      await pool.end().catch(() => undefined);
-      throw new BastionError('STORE_UNAVAILABLE', `cannot use the shared logout token record on ${redactUrl(url)}: ${(err as Error).message}`, { cause: err });
-    }
+    const pool = await openSharedTable(url, {
+      lock: TABLE_LOCK, purpose: 'the shared logout token record',
+      ddl: `CREATE TABLE IF NOT EXISTS gatehouse_logout_tokens (
+        issuer TEXT NOT NULL, jti TEXT NOT NULL, expires_at BIGINT NOT NULL, PRIMARY KEY (issuer, jti))`,
+    });
     return new PgLogoutReplay(pool, redactUrl(url));
   }
 

@@ -5,8 +5,8 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { runProgram } from '../helpers/clients.js';
-import type { Gatehouse, LogLine } from '../helpers/gatehouse.js';
+import { closedReason, runProgram } from '../helpers/clients.js';
+import type { Gatehouse } from '../helpers/gatehouse.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { type PolicySpec, type Scenario, startScenario } from '../helpers/scenario.js';
 import type { Sshd } from '../helpers/sshd.js';
@@ -41,11 +41,6 @@ describe('asyncssh with the default configuration', () => {
     assert.equal(reply.error, undefined, `${r.stdout}\n${r.stderr}`);
     return reply;
   };
-  const closedReason = async (from: number): Promise<unknown> => {
-    const closed = (): LogLine[] => gh.logs.slice(from).filter((l) => l.event === 'session.closed');
-    await gh.waitFor('the session closed', () => closed().length > 0, 30_000);
-    return closed()[0]!.reason;
-  };
 
   before(async () => {
     scenario = await startScenario(SPECS);
@@ -70,7 +65,7 @@ describe('asyncssh with the default configuration', () => {
     const methods = gh.logs.slice(n).filter((l) => l.event === 'auth.request').map((l) => l.method);
     assert.deepEqual(methods, ['keyboard-interactive', 'password']);
     assert.ok(gh.logs.slice(n).some((l) => l.event === 'session.connect' && String(l.client).startsWith('AsyncSSH_2.')));
-    assert.equal(await closedReason(n), 'logout');
+    assert.equal(await closedReason(gh, n), 'logout');
   });
 
   test('keyboard-interactive: each NEEDINFO prompt arrives with the echo flag the plugin asked for', async () => {

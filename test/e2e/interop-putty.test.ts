@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fingerprint, gatehouseFingerprint, runProgram } from '../helpers/clients.js';
-import type { Gatehouse, LogLine } from '../helpers/gatehouse.js';
+import { closedReason, fingerprint, gatehouseFingerprint, runProgram } from '../helpers/clients.js';
+import type { Gatehouse } from '../helpers/gatehouse.js';
 import { type PolicySpec, type Scenario, startScenario } from '../helpers/scenario.js';
 import { freePort, type Sshd } from '../helpers/sshd.js';
 import { Terminal } from '../helpers/terminal.js';
@@ -37,12 +37,6 @@ describe('PuTTY (plink, pscp, psftp) with the default configuration', () => {
   const common = (login: string, extra: string[] = []): string[] =>
     ['-batch', '-P', String(gh.port), '-hostkey', gatehouseFingerprint(gh), '-l', login, ...extra];
   const putty = (tool: string, args: string[]) => runProgram(tool, args, { HOME: home });
-  /** The reason the next session to close (after log line `from`) was recorded with. */
-  const closedReason = async (from: number): Promise<unknown> => {
-    const closed = (): LogLine[] => gh.logs.slice(from).filter((l) => l.event === 'session.closed');
-    await gh.waitFor('the session closed', () => closed().length > 0, 30_000);
-    return closed()[0]!.reason;
-  };
 
   before(async () => {
     scenario = await startScenario(SPECS);
@@ -68,7 +62,7 @@ describe('PuTTY (plink, pscp, psftp) with the default configuration', () => {
     assert.deepEqual(methods, ['keyboard-interactive']); // the password answered the Token prompt
     assert.ok(gh.logs.slice(n).some((l) => l.event === 'session.connect' && l.client === 'PuTTY_Release_0.78'));
     // PuTTY closes the connection without SSH_MSG_DISCONNECT once its channels are closed: still a logout.
-    assert.equal(await closedReason(n), 'logout');
+    assert.equal(await closedReason(gh, n), 'logout');
     // ...which relies on private parts of ssh2 that Gatehouse checks on the first connection.
     assert.ok(!gh.logs.some((l) => l.event === 'ssh2.internals_missing'));
   });

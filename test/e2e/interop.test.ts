@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Gatehouse } from '../helpers/gatehouse.js';
+import { runProgram } from '../helpers/clients.js';
 import { runSsh, sshArgs } from '../helpers/openssh.js';
 import { type PolicySpec, type Scenario, startScenario } from '../helpers/scenario.js';
 import type { Sshd } from '../helpers/sshd.js';
@@ -16,22 +17,6 @@ import type { Sshd } from '../helpers/sshd.js';
 
 const SECRET = 'Interop-Token-3141';
 const SPECS: PolicySpec[] = [{ alias: 'tgt', plugin: { expect: { token: SECRET } } }];
-
-interface Out { code: number | null; stdout: string; stderr: string }
-
-function run(cmd: string, args: string[], env: Record<string, string>, input?: string, timeoutMs = 60_000): Promise<Out> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(input ?? '');
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
 
 // paramiko's default connect(password=...) (it tries the key in ~/.ssh first, then the password), and a
 // second password attempt on the same transport after a wrong one.
@@ -75,7 +60,7 @@ describe('interoperability with the default configuration', () => {
 
   test("Dropbear's dbclient logs in (AES-CTR or chacha20 offered after AES-GCM)", async () => {
     const n = gh.logs.length;
-    const r = await run('dbclient', ['-y', '-y', '-p', String(gh.port), '-l', `${sshd.user}@tgt`, '127.0.0.1', 'echo dropbear-in'],
+    const r = await runProgram('dbclient', ['-y', '-y', '-p', String(gh.port), '-l', `${sshd.user}@tgt`, '127.0.0.1', 'echo dropbear-in'],
       { HOME: home, DROPBEAR_PASSWORD: SECRET });
     assert.equal(r.stdout, 'dropbear-in\n', r.stderr);
     assert.ok(!gh.logs.some((l) => l.event === 'client.handshake_failed'));
@@ -85,7 +70,7 @@ describe('interoperability with the default configuration', () => {
 
   for (const mode of ['default', 'second-attempt'] as const) {
     test(`paramiko logs in: ${mode === 'default' ? 'default connect(password=...) after trying a key' : 'a second password attempt after a wrong one'}`, async () => {
-      const r = await run('/usr/bin/python3', ['-c', PARAMIKO, String(gh.port), `${sshd.user}@tgt`, SECRET, mode], { HOME: home, SSH_AUTH_SOCK: '' });
+      const r = await runProgram('/usr/bin/python3', ['-c', PARAMIKO, String(gh.port), `${sshd.user}@tgt`, SECRET, mode], { HOME: home, SSH_AUTH_SOCK: '' });
       assert.equal(r.stdout, 'paramiko-in\n', r.stderr);
     });
   }

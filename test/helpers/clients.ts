@@ -31,3 +31,10 @@ export function fingerprint(pubFile: string): string {
 export function gatehouseFingerprint(gh: Gatehouse): string {
   return fingerprint(join(gh.dir, 'keys', 'host_ed25519.pub'));
 }
+
+/** The reason the first session to close after log line `from` was recorded with (logout, client_gone ...). */
+export async function closedReason(gh: Gatehouse, from: number): Promise<unknown> {
+  const closed = (): Gatehouse['logs'] => gh.logs.slice(from).filter((l) => l.event === 'session.closed');
+  await gh.waitFor('the session closed', () => closed().length > 0, 30_000);
+  return closed()[0]!.reason;
+}
