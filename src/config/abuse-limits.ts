@@ -23,12 +23,15 @@ export interface AdmissionSettings {
 
 export interface PenaltyConfig {
   readonly enabled: boolean;
+  /** Seconds of penalty added per event of each kind. */
   readonly seconds: { readonly authfail: number; readonly noauth: number; readonly grace_exceeded: number };
+  /** A block is refused once its penalty reaches this many ms, and never for more than `maxMs` ahead. */
   readonly minMs: number;
   readonly maxMs: number;
   readonly exempt: readonly string[];
   readonly v4Prefix: number;
   readonly v6Prefix: number;
+  /** Bound on the blocks tracked; past it, new blocks are not penalised (OpenSSH's "permissive" overflow). */
   readonly maxSources: number;
 }
 

@@ -7,6 +7,7 @@ import { compileAllowRule, type AllowRule } from '../target/target-rules.js';
 import { resolveAdmission, resolvePenalties, type AdmissionSettings, type PenaltyConfig } from './abuse-limits.js';
 import { type ChannelPolicy } from './channel-policy.js';
 import type { LogLevel } from '../log/logger.js';
+import { resolvePluginPool, type PluginPoolConfig } from './plugin-pool.js';
 import { resolveSdk } from './sdk-schema.js';
 import { configSchema, GC_MODES, type ListenAddress, type RawConfig, type RawPolicy } from './schema.js';
 import { resolveIdentityLogout, type IdentityLogoutConfig } from './identity-logout.js';
@@ -90,19 +91,8 @@ export interface Config {
   /** Admission at TCP accept and the cap on failed answers (config/abuse-limits.ts). */
   readonly admission: AdmissionSettings;
   readonly penalties: PenaltyConfig;
-  readonly pluginPool: {
-    readonly warmWorkers: number;
-    readonly maxActive: number;
-    readonly memoryMb: number;
-    /** The plugin bounds (plugins/bounds.ts), from plugin_pool. */
-    readonly sessionEndedWaitMs: number;
-    readonly addressSpaceMb: number;
-    readonly jsExternalMb: number;
-    readonly outputLineBytes: number;
-    readonly outputCallBytes: number;
-    readonly outputCallLines: number;
-    readonly promptBytes: number;
-  };
+  /** The runners' pool and the plugin bounds (config/plugin-pool.ts). */
+  readonly pluginPool: PluginPoolConfig;
   /** Interpreter for Python plugins (absolute path, as a pyenv shim on PATH costs 5x per call). */
   readonly python: string;
   readonly ssh: {
@@ -225,18 +215,7 @@ function resolveConfig(raw: RawConfig, file: string, issues: Issue[]): Config | 
     },
     admission: resolveAdmission(raw.limits, issues),
     penalties: resolvePenalties(raw.penalties, issues),
-    pluginPool: {
-      warmWorkers: raw.plugin_pool.warm_workers!,
-      maxActive: raw.plugin_pool.max_active!,
-      memoryMb: raw.plugin_pool.memory_mb!,
-      sessionEndedWaitMs: raw.plugin_pool.session_ended_wait! * 1000,
-      addressSpaceMb: raw.plugin_pool.address_space_mb!,
-      jsExternalMb: raw.plugin_pool.js_external_mb!,
-      outputLineBytes: raw.plugin_pool.output_line_bytes!,
-      outputCallBytes: raw.plugin_pool.output_call_bytes!,
-      outputCallLines: raw.plugin_pool.output_call_lines!,
-      promptBytes: raw.plugin_pool.prompt_bytes!,
-    },
+    pluginPool: resolvePluginPool(raw.plugin_pool),
     python: raw.python!,
     ssh: {
       ...(raw.ssh?.ciphers ? { ciphers: raw.ssh.ciphers } : {}),

@@ -153,6 +153,20 @@ const policy = object({
   max_sessions_per_user: policyMaxSessionsPerUser,
 });
 
+// plugin_pool: the runners' pool and the bounds put on plugins (config/plugin-pool.ts).
+export const pluginPoolSchema = section({
+  warm_workers: optional(number({ integer: true, min: 0, max: 16 }), 2),
+  max_active: optional(number({ integer: true, min: 1, max: 10000 }), 64),
+  memory_mb: optional(number({ integer: true, min: 16, max: 4096 }), 256),
+  session_ended_wait: optional(number({ min: 0, max: 86400 }), 120),
+  address_space_mb: optional(number({ integer: true, min: 64, max: 1048576 }), 2048),
+  js_external_mb: optional(number({ integer: true, min: 64, max: 1048576 }), 1024),
+  output_line_bytes: optional(number({ integer: true, min: 80, max: 1048576 }), 4096),
+  output_call_bytes: optional(number({ integer: true, min: 1024, max: 268435456 }), 1048576),
+  output_call_lines: optional(number({ integer: true, min: 1, max: 100000 }), 200),
+  prompt_bytes: optional(number({ integer: true, min: 64, max: 32768 }), 4096),
+});
+
 export const configSchema = object({
   listen: array(listenEntry, { min: 1 }),
   keys_dir: optional(string(), 'keys'),
@@ -177,18 +191,7 @@ export const configSchema = object({
   }),
   penalties: section(penaltiesSchema),
   python: optional(string({ pattern: /^\//, hint: 'an absolute path such as /usr/bin/python3' }), '/usr/bin/python3'),
-  plugin_pool: section({
-    warm_workers: optional(number({ integer: true, min: 0, max: 16 }), 2),
-    max_active: optional(number({ integer: true, min: 1, max: 10000 }), 64),
-    memory_mb: optional(number({ integer: true, min: 16, max: 4096 }), 256),
-    session_ended_wait: optional(number({ min: 0, max: 86400 }), 120),
-    address_space_mb: optional(number({ integer: true, min: 64, max: 1048576 }), 2048),
-    js_external_mb: optional(number({ integer: true, min: 64, max: 1048576 }), 1024),
-    output_line_bytes: optional(number({ integer: true, min: 80, max: 1048576 }), 4096),
-    output_call_bytes: optional(number({ integer: true, min: 1024, max: 268435456 }), 1048576),
-    output_call_lines: optional(number({ integer: true, min: 1, max: 100000 }), 200),
-    prompt_bytes: optional(number({ integer: true, min: 64, max: 32768 }), 4096),
-  }),
+  plugin_pool: pluginPoolSchema,
   ssh: section({
     ciphers: optional(algorithms('CIPHER')),
     kex: optional(algorithms('KEX')),

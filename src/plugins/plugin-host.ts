@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { BastionError } from '../core/errors.js';
-import { DEFAULT_BOUNDS, type PluginBounds } from './bounds.js';
+import { DEFAULT_PLUGIN_POOL, type PluginBounds } from '../config/plugin-pool.js';
 import { AA_HOOKS, CREDSTORE_HOOKS, type HookName, type JsonObject, type PluginType } from './contract.js';
 import { parseManifest, type Manifest } from './manifest.js';
 import { pythonTransport } from './python-transport.js';
@@ -64,7 +64,7 @@ export class PluginHandle {
     private readonly pool: RunnerPool,
     /** Error texts name the plugin's own folder, not the frozen copy it runs from. */
     private readonly unsnap: (text: string) => string = (t) => t,
-    readonly bounds: PluginBounds = DEFAULT_BOUNDS,
+    readonly bounds: PluginBounds = DEFAULT_PLUGIN_POOL,
   ) {}
 
   has(hook: HookName): boolean {
@@ -89,7 +89,7 @@ export class PluginHost {
   private readonly guard: MemoryGuard;
 
   constructor(private readonly opts: PluginHostOptions) {
-    this.bounds = opts.bounds ?? DEFAULT_BOUNDS;
+    this.bounds = opts.bounds ?? DEFAULT_PLUGIN_POOL;
     this.guard = new MemoryGuard(this.bounds.jsExternalMb * 1024 * 1024);
   }
 

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import type { AdmissionSettings } from '../config/abuse-limits.js';
 import type { Penalties } from './penalties.js';
 import { canonicalIp, networkBlock } from '../target/source-address.js';
 
@@ -14,17 +15,8 @@ import { canonicalIp, networkBlock } from '../target/source-address.js';
 // Every drop is logged with the rule that made it. An admitted connection gets a deadline from accept (sshd's
 // LoginGraceTime): at the deadline it is ended, by the session when one exists, else here.
 
-export interface AdmissionLimits {
-  readonly start: number;
-  /** Percent, 0-100. */
-  readonly rate: number;
-  readonly full: number;
-  readonly perSource: number;
-  readonly perNetwork: number;
-  readonly v4Prefix: number;
-  readonly v6Prefix: number;
-  readonly graceMs: number;
-}
+/** The admission settings of config.yaml's limits (rate in percent), and the login grace time. */
+export type AdmissionLimits = Omit<AdmissionSettings, 'maxAuthTries' | 'authFailureDelayMs'> & { readonly graceMs: number };
 
 export type DropRule = 'penalty' | 'max_startups' | 'max_startups_random' | 'per_source' | 'per_network';
 

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { PenaltyConfig } from '../config/abuse-limits.js';
 import { addressMatcher, canonicalIp, networkBlock } from '../target/source-address.js';
 
 // Penalties in the manner of OpenSSH's PerSourcePenalties: what a source does wrong (a failed authentication,
@@ -9,19 +10,8 @@ import { addressMatcher, canonicalIp, networkBlock } from '../target/source-addr
 
 export type PenaltyKind = 'authfail' | 'noauth' | 'grace_exceeded';
 
-export interface PenaltySettings {
-  readonly enabled: boolean;
-  /** Seconds added per event of each kind. */
-  readonly seconds: Readonly<Record<PenaltyKind, number>>;
-  /** A block is refused once its penalty reaches this many ms, and never for more than `maxMs` ahead. */
-  readonly minMs: number;
-  readonly maxMs: number;
-  readonly exempt: readonly string[];
-  readonly v4Prefix: number;
-  readonly v6Prefix: number;
-  /** Bound on the blocks tracked; past it, new blocks are not penalised (OpenSSH's "permissive" overflow). */
-  readonly maxSources: number;
-}
+/** config.yaml's penalties (config/abuse-limits.ts): seconds added per event of each kind. */
+export type PenaltySettings = PenaltyConfig;
 
 export interface PenaltyEntry {
   readonly source: string;

@@ -130,38 +130,37 @@ class PluginConfiguration:
 
     def get_key(self, section, option, required=False):
         """{"type", "key"} for a PEM private key given inline or as `$` (the first key in the store)."""
-        value = self._raw(section, option)
-        if value == "$":
-            from .credential_store import CredentialStore
-
-            keys = CredentialStore.from_config(self).get_keys(host=section, user=option)
-            if keys:
-                return keys[0]
-            value = None
-        if value is None:
-            if required:
-                raise RequiredConfigurationSettingNotFound(
-                    "Required configuration setting not found", {"section": section, "option": option})
-            return None
+        value, final = self._inline_or_stored(section, option, required, lambda store: store.get_keys(host=section, user=option))
+        if final:
+            return value
         key = _pem(value)
         return {"type": determine_key_type(key), "key": key}
 
     def get_certificate(self, section, option, required=False):
         """{"cert", "key", "type"}: a PEM certificate with its private key, inline (both in one value) or `$`."""
+        value, final = self._inline_or_stored(section, option, required,
+                                              lambda store: store.get_certificates(host=section, user=option))
+        if final:
+            return value
+        return _split_certificate(_pem(value))
+
+    def _inline_or_stored(self, section, option, required, from_store):
+        """(value, final): `$` gives the first item `from_store` finds in the credential store (final), a missing
+        value None (final) or RequiredConfigurationSettingNotFound, anything else the inline text to parse."""
         value = self._raw(section, option)
         if value == "$":
             from .credential_store import CredentialStore
 
-            certs = CredentialStore.from_config(self).get_certificates(host=section, user=option)
-            if certs:
-                return certs[0]
+            found = from_store(CredentialStore.from_config(self))
+            if found:
+                return found[0], True
             value = None
         if value is None:
             if required:
                 raise RequiredConfigurationSettingNotFound(
                     "Required configuration setting not found", {"section": section, "option": option})
-            return None
-        return _split_certificate(_pem(value))
+            return None, True
+        return value, False
 
     def get_ca_certificate(self, section, option, required=False):
         """PEM text of CA certificates: inline, or `$[name]` for a trusted CA list of config.yaml."""
